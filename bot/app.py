@@ -1,0 +1,114 @@
+"""Wires the parts together: configuration → database → playbooks → dispatcher → bot."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import DefaultKeyBuilder
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import BotCommand
+
+from bot.config import Config
+from bot.core.catalog import Catalog
+from bot.core.loader import load_directory
+from bot.core.moments import MomentService
+from bot.core.problems import PlaybookLoadError
+from bot.fsm_storage import DatabaseStorage
+from bot.handlers import routers
+from bot.middlewares import DeduplicateUpdates, IdentifyPerson
+from bot.retry import RetryMiddleware
+from bot.ui.render import Renderer
+from bot.ui.screens import Screens
+from storage import versions
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    config: Config
+    db: Database
+    catalog: Catalog
+    renderer: Renderer
+    screens: Screens
+    moments: MomentService
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+def load_catalog(config: Config) -> Catalog:
+    """The shipped playbooks; any error refuses the start, naming file, line and column."""
+    if not config.playbooks_dir.is_dir():
+        raise PlaybookLoadError([])  # reported by the caller as a missing folder
+    playbooks, problems = load_directory(config.playbooks_dir)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise PlaybookLoadError(errors)
+    return Catalog(playbooks, config.matching.settings())
+
+
+async def build_app(config: Config) -> App:
+    catalog = load_catalog(config)
+    db = Database(config.database_url)
+    await db.create_tables()
+    async with db.session() as session:
+        for playbook in catalog.all():
+            await versions.remember_version(session, playbook.id, playbook.version, playbook.source,
+                                            origin=playbook.path)
+    renderer = Renderer(config.currency)
+    moments = MomentService(catalog, db, currency=config.currency, default_limits=config.limits,
+                            note_max=config.note_max_length)
+    return App(config, db, catalog, renderer, Screens(renderer), moments)
+
+
+def build_dispatcher(app: App) -> Dispatcher:
+    dp = Dispatcher(
+        storage=DatabaseStorage(app.db, DefaultKeyBuilder(with_destiny=True)),
+        # One update at a time per person: two fast taps must not race over the same flow.
+        events_isolation=SimpleEventIsolation(),
+        config=app.config, db=app.db, catalog=app.catalog, renderer=app.renderer, screens=app.screens,
+        moments=app.moments,
+    )
+    dp.update.outer_middleware(DeduplicateUpdates(app.db))
+    identify = IdentifyPerson(app.db, app.config, app.renderer)
+    dp.message.outer_middleware(identify)
+    dp.callback_query.outer_middleware(identify)
+    dp.include_routers(*routers())
+    return dp
+
+
+def build_bot(config: Config) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(config.telegram_api_base))
+    session.middleware(RetryMiddleware())
+    return Bot(config.require_token(), session=session,
+               default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True))
+
+
+async def set_commands(bot: Bot, renderer: Renderer) -> None:
+    commands = [BotCommand(command=name, description=renderer.t(f"commands.{name}"))
+                for name in ("start", "history", "cancel", "help")]
+    await bot.set_my_commands(commands)
+
+
+async def run(config: Config) -> None:
+    """Long polling until stopped. Pending updates are kept: what staff sent during a restart counts."""
+    config.require_token()
+    app = await build_app(config)
+    bot = build_bot(config)
+    dp = build_dispatcher(app)
+    try:
+        me = await bot.get_me()
+        log.info("Moments is running as @%s with %d playbooks", me.username, len(app.catalog))
+        await set_commands(bot, app.renderer)
+        await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types(), handle_signals=True)
+    finally:
+        await bot.session.close()
+        await app.close()

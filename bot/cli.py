@@ -1,0 +1,174 @@
+"""The `moments` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from bot.config import Config, ConfigError, load_config
+from bot.core.loader import load_directory, load_files, playbook_files
+from bot.core.playbook import ROLES
+from bot.core.problems import PlaybookLoadError
+from storage.db import Database, DatabaseURLError
+
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        config = load_config(args.config)
+        logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return int(args.handler(args, config) or 0)
+    except ConfigError as exc:
+        print(f"moments: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DatabaseURLError as exc:
+        print(f"moments: {exc}. Set DATABASE_URL (or database_url in config.yaml) to a URL such as "
+              "sqlite:///data/moments.db or postgresql://user@host/db.", file=sys.stderr)
+        return EXIT_USAGE
+    except PlaybookLoadError as exc:
+        _print_playbook_errors(exc, config.playbooks_dir)
+        return EXIT_USAGE
+
+
+def _print_playbook_errors(exc: PlaybookLoadError, folder: Path) -> None:
+    if not exc.problems:
+        print(f"moments: the playbooks folder {folder} does not exist. Set PLAYBOOKS_DIR or playbooks_dir in "
+              "config.yaml.", file=sys.stderr)
+        return
+    for problem in exc.problems:
+        print(problem, file=sys.stderr)
+    print(f"moments: refusing to start: fix the playbook errors above ({exc}), check with `moments lint`.",
+          file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="moments", description="Moments: decide on the spot, for the customer.")
+    parser.add_argument("--config", help="config file (default: $MOMENTS_CONFIG or ./config.yaml)")
+    commands = parser.add_subparsers(title="commands")
+
+    run = commands.add_parser("run", help="run the bot (long polling)")
+    run.set_defaults(handler=_run)
+
+    lint = commands.add_parser("lint", help="check playbooks; exit 1 on any error")
+    lint.add_argument("paths", nargs="*", help="files or folders (default: the playbooks folder)")
+    lint.set_defaults(handler=_lint)
+
+    users = commands.add_parser("users", help="manage people").add_subparsers(title="users commands")
+    add = users.add_parser("add", help="add a person, or change their role and team")
+    add.add_argument("telegram_id", type=int)
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--team", help="team name (default: default_team from config)")
+    add.add_argument("--name", default="")
+    add.set_defaults(handler=_users_add)
+
+    export = commands.add_parser("export", help="export data as CSV").add_subparsers(title="export commands")
+    decisions = export.add_parser("decisions", help="one row per decision, CSV on stdout")
+    decisions.add_argument("--since", type=_date, help="first day, YYYY-MM-DD (UTC), inclusive")
+    decisions.add_argument("--until", type=_date, help="last day, YYYY-MM-DD (UTC), inclusive")
+    decisions.add_argument("--team")
+    decisions.set_defaults(handler=_export_decisions)
+    return parser
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
+    from bot.app import run
+
+    config.require_token()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(config))
+    return 0
+
+
+def _lint(args: argparse.Namespace, config: Config) -> int:
+    if args.paths:
+        problems = []
+        files: list[Path] = []
+        for raw in args.paths:
+            path = Path(raw)
+            if path.is_dir():
+                _, found = load_directory(path)
+                problems.extend(found)
+            elif path.exists():
+                files.append(path)
+            else:
+                print(f"{raw}: no such file or folder", file=sys.stderr)
+                return EXIT_USAGE
+        if files:
+            _, found = load_files(files)
+            problems.extend(found)
+        count = len(files) + sum(len(playbook_files(Path(p))) for p in args.paths if Path(p).is_dir())
+    else:
+        if not config.playbooks_dir.is_dir():
+            raise PlaybookLoadError([])
+        _, problems = load_directory(config.playbooks_dir)
+        count = len(playbook_files(config.playbooks_dir))
+    for problem in problems:
+        print(problem)
+    errors = sum(1 for p in problems if p.severity == "error")
+    print(f"{count} playbook file(s) checked: {errors} error(s), {len(problems) - errors} warning(s)")
+    return 1 if errors else 0
+
+
+def _users_add(args: argparse.Namespace, config: Config) -> int:
+    from storage import people
+
+    async def add() -> tuple[bool, str]:
+        db = Database(config.database_url)
+        try:
+            await db.create_tables()
+            async with db.session() as session:
+                _, created = await people.upsert_user(session, args.telegram_id, role=args.role,
+                                                      team=args.team or config.default_team, name=args.name)
+            return created, args.team or config.default_team
+        finally:
+            await db.dispose()
+
+    created, team = asyncio.run(add())
+    print(f"{'added' if created else 'updated'} {args.telegram_id} as {args.role} in team {team}")
+    return 0
+
+
+def _export_decisions(args: argparse.Namespace, config: Config) -> int:
+    from storage.decisions import EXPORT_COLUMNS, export_rows
+
+    since = datetime.combine(args.since, datetime.min.time(), UTC) if args.since else None
+    until = datetime.combine(args.until + timedelta(days=1), datetime.min.time(), UTC) if args.until else None
+
+    async def rows() -> list[dict[str, object]]:
+        db = Database(config.database_url)
+        try:
+            await db.create_tables()
+            async with db.session() as session:
+                return await export_rows(session, since=since, until=until, team=args.team)
+        finally:
+            await db.dispose()
+
+    writer = csv.DictWriter(sys.stdout, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in asyncio.run(rows()):
+        writer.writerow(row)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

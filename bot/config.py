@@ -1,0 +1,136 @@
+"""One typed configuration object, built once from config.yaml plus environment overrides."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.core.matcher import MatchSettings
+from bot.core.playbook import ROLES
+
+DEFAULT_API_BASE = "https://api.telegram.org"
+
+
+class ConfigError(Exception):
+    """A configuration people must fix; the message is meant for them, in one paragraph."""
+
+
+class MatchingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_score: float = Field(60.0, ge=0, le=100)
+    autostart_score: float = Field(88.0, ge=0, le=100)
+    autostart_margin: float = Field(12.0, ge=0, le=100)
+
+    def settings(self) -> MatchSettings:
+        return MatchSettings(self.min_score, self.autostart_score, self.autostart_margin)
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bot_token: str | None = None
+    telegram_api_base: str = DEFAULT_API_BASE
+    database_url: str = "sqlite:///data/moments.db"
+    playbooks_dir: Path = Path("playbooks")
+    admins: list[int] = Field(default_factory=list)
+    default_team: str = "main"
+    default_language: str = "en"
+    currency: str = "EUR"
+    limits: dict[str, Decimal] = Field(default_factory=lambda: {"staff": Decimal(25), "lead": Decimal(100),
+                                                                "manager": Decimal(300)})
+    note_max_length: int = Field(300, ge=20, le=3000)
+    matching: MatchingConfig = Field(default_factory=MatchingConfig)
+    log_level: str = "INFO"
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        from babel.numbers import get_currency_name
+
+        code = value.upper()
+        if len(code) != 3 or get_currency_name(code) == code:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code such as EUR")
+        return code
+
+    @field_validator("limits")
+    @classmethod
+    def _limits(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for role, amount in value.items():
+            if role not in ROLES:
+                raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+            if amount < 0:
+                raise ValueError(f"the limit for {role} is negative")
+        return value
+
+    def require_token(self) -> str:
+        if not self.bot_token:
+            raise ConfigError(
+                "No bot token. Create a bot with @BotFather in Telegram, copy the token it gives you, and "
+                "set it as BOT_TOKEN in the environment (or bot_token in config.yaml). To try Moments "
+                "without a token, run `moments demo`."
+            )
+        return self.bot_token
+
+
+ENV_KEYS = {
+    "BOT_TOKEN": "bot_token",
+    "TELEGRAM_API_BASE": "telegram_api_base",
+    "DATABASE_URL": "database_url",
+    "PLAYBOOKS_DIR": "playbooks_dir",
+    "MOMENTS_ADMINS": "admins",
+}
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read the config file (MOMENTS_CONFIG, else ./config.yaml if present) and apply environment overrides."""
+    env = os.environ if environ is None else environ
+    explicit = path or env.get("MOMENTS_CONFIG")
+    file = Path(explicit) if explicit else Path("config.yaml")
+    values: dict[str, Any] = {}
+    if file.exists():
+        values = _read_file(file)
+    elif explicit:
+        raise ConfigError(f"The configuration file {file} does not exist. Check MOMENTS_CONFIG or the path "
+                          "you gave, or remove it to use the defaults.")
+    for variable, key in ENV_KEYS.items():
+        raw = env.get(variable)
+        if raw is None or raw == "":
+            continue
+        values[key] = _parse_admins(raw) if key == "admins" else raw
+    try:
+        return Config.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
+                             for err in exc.errors())
+        raise ConfigError(f"The configuration in {file} (with environment overrides) is not valid: {problems}. "
+                          "Fix these values and start again.") from exc
+
+
+def _read_file(file: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"The configuration file {file} is not valid YAML{where}: {exc.problem}. "
+                          "Fix it and start again.") from exc
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"The configuration file {file} cannot be read: {exc}.") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"The configuration file {file} must be a mapping of settings (key: value).")
+    return data
+
+
+def _parse_admins(raw: str) -> list[int]:
+    try:
+        return [int(part) for part in raw.replace(" ", "").split(",") if part]
+    except ValueError as exc:
+        raise ConfigError(f"MOMENTS_ADMINS must be comma-separated Telegram user ids, got {raw!r}.") from exc

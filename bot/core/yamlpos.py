@@ -1,0 +1,84 @@
+"""YAML parsing that remembers where every value came from, so errors can name line and column."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int  # 1-based, as editors show it
+    column: int  # 1-based
+
+
+@dataclass
+class ParsedYaml:
+    data: Any
+    positions: dict[PathKey, Position] = field(default_factory=dict)
+    duplicates: list[tuple[PathKey, Position]] = field(default_factory=list)
+
+    def position(self, path: PathKey) -> Position:
+        """Where `path` was written; the nearest written ancestor when the value itself is missing."""
+        probe = tuple(path)
+        while probe:
+            if probe in self.positions:
+                return self.positions[probe]
+            probe = probe[:-1]
+        return self.positions.get((), Position(1, 1))
+
+
+class YamlSyntaxError(ValueError):
+    def __init__(self, message: str, position: Position) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+
+def _mark(node: yaml.Node) -> Position:
+    return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def parse_yaml(text: str) -> ParsedYaml:
+    """Parse one YAML document into plain Python values plus a path → position map."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        position = Position(mark.line + 1, mark.column + 1) if mark else Position(1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise YamlSyntaxError(f"YAML syntax error: {problem}", position) from exc
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(f"YAML syntax error: {exc}", Position(1, 1)) from exc
+    result = ParsedYaml(data=None)
+    if root is None:
+        return result
+    constructor = yaml.SafeLoader("")
+    result.data = _convert(root, (), result, constructor)
+    return result
+
+
+def _convert(node: yaml.Node, path: PathKey, out: ParsedYaml, constructor: yaml.SafeLoader) -> Any:
+    out.positions[path] = _mark(node)
+    if isinstance(node, yaml.MappingNode):
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = constructor.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                key = str(key)
+            child = (*path, key)
+            if key in mapping:
+                out.duplicates.append((child, _mark(key_node)))
+                continue
+            mapping[key] = _convert(value_node, child, out, constructor)
+            # Point errors about a mapping entry at its key, which is where people look.
+            out.positions[child] = _mark(key_node) if not isinstance(value_node, yaml.ScalarNode) \
+                else _mark(value_node)
+        return mapping
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, (*path, index), out, constructor) for index, item in enumerate(node.value)]
+    return constructor.construct_object(node, deep=True)

@@ -1,0 +1,35 @@
+"""aiogram states mirror the flow's stage, so filters route typed text to the stage that expects it."""
+
+from __future__ import annotations
+
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+
+from bot.core.conversation import Flow, Stage
+
+
+class Moment(StatesGroup):
+    step = State()
+    outcome = State()
+    other = State()
+    other_text = State()
+    amount = State()
+    note = State()
+    reaction = State()
+
+
+TEXT_INPUT_STATES = (Moment.other_text, Moment.amount, Moment.note)
+_BY_STAGE = {Stage(state.state.split(":")[1]): state for state in Moment.__all_states__}
+
+
+async def save_flow(state: FSMContext, flow: Flow | None) -> None:
+    """Persist the flow (data first, then the routing state); None ends it."""
+    if flow is None:
+        await state.clear()
+        return
+    await state.set_data({"flow": flow.to_dict()})
+    await state.set_state(_BY_STAGE[flow.stage])
+
+
+async def load_flow(state: FSMContext) -> dict | None:
+    return (await state.get_data()).get("flow")

@@ -1,0 +1,81 @@
+"""Cross-cutting concerns, one job each: drop repeated updates; know who is acting (or refuse them)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import CallbackQuery, Message, TelegramObject, Update
+from aiogram.types import User as TelegramUser
+
+from bot.config import Config
+from bot.core.people import Person
+from bot.ui.render import Renderer
+from storage import people
+from storage.db import Database
+from storage.updates import claim_update
+
+log = logging.getLogger(__name__)
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class DeduplicateUpdates(BaseMiddleware):
+    """An update Telegram delivers twice (after a crash, a retry) is handled once."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if isinstance(event, Update):
+            bot = data["bot"]
+            if not await claim_update(self.db, bot.id, event.update_id):
+                log.info("update %s already handled: skipped", event.update_id)
+                return None
+        return await handler(event, data)
+
+
+class IdentifyPerson(BaseMiddleware):
+    """Loads the person behind the update. Unknown people get a polite refusal and nothing else."""
+
+    def __init__(self, db: Database, config: Config, renderer: Renderer) -> None:
+        self.db = db
+        self.config = config
+        self.renderer = renderer
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        sender: TelegramUser | None = data.get("event_from_user")
+        if sender is None:
+            return None
+        person = await self._person(sender)
+        if person is None:
+            await self._refuse(event, sender)
+            return None
+        data["person"] = person
+        return await handler(event, data)
+
+    async def _person(self, sender: TelegramUser) -> Person | None:
+        async with self.db.session() as session:
+            user = await people.user_by_telegram_id(session, sender.id)
+            if user is None and sender.id in self.config.admins:
+                # Admins named in config exist from their first message on.
+                user, _ = await people.upsert_user(session, sender.id, role="admin", team=self.config.default_team,
+                                                   name=sender.full_name,
+                                                   language=self._language(sender.language_code))
+            if user is None or not user.active:
+                return None
+            team = await people.team_name(session, user.team_id)
+        assert user.id is not None
+        return Person(user_id=user.id, telegram_id=user.telegram_id, name=user.name or sender.full_name,
+                      role=user.role, team_id=user.team_id, team=team, language=user.language)
+
+    def _language(self, code: str | None) -> str:
+        return (code or self.config.default_language).split("-")[0]
+
+    async def _refuse(self, event: TelegramObject, sender: TelegramUser) -> None:
+        language = self._language(sender.language_code)
+        if isinstance(event, Message):
+            await event.answer(self.renderer.render("refused.html.j2", language, telegram_id=sender.id))
+        elif isinstance(event, CallbackQuery):
+            await event.answer(self.renderer.t("alert.refused", language), show_alert=True)

@@ -1,0 +1,90 @@
+"""Every text users read comes from here: Jinja2 templates for messages, locale files for labels."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from babel.numbers import format_currency
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
+
+from bot.core.text import FALLBACK_LANGUAGE
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+LOCALES_DIR = PACKAGE_DIR / "locales"
+MESSAGE_LIMIT = 4096  # Telegram's limit on a message's text after entity parsing
+
+
+@lru_cache(maxsize=8)
+def _catalogue(path: Path) -> dict[str, str]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), value)
+        else:
+            flat[prefix] = str(node)
+
+    walk("", data)
+    return flat
+
+
+class Renderer:
+    """Renders Telegram HTML: autoescaping is on, so every value passed in arrives escaped."""
+
+    def __init__(self, currency: str, templates_dir: Path = TEMPLATES_DIR, locales_dir: Path = LOCALES_DIR) -> None:
+        self.currency = currency
+        self.locales_dir = locales_dir
+        self.env = Environment(
+            loader=FileSystemLoader(templates_dir),
+            autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
+            undefined=StrictUndefined,
+            trim_blocks=False,
+            lstrip_blocks=False,
+            keep_trailing_newline=False,
+        )
+        # Language-aware helpers read the language from the render context, so one cached
+        # environment serves every language.
+        self.env.filters["money"] = pass_context(lambda ctx, amount: self.money(amount, _language(ctx)))
+        self.env.globals["t"] = pass_context(lambda ctx, key, **values: self.t(key, _language(ctx), **values))
+
+    def labels(self, language: str) -> dict[str, str]:
+        base = _catalogue(self.locales_dir / f"{FALLBACK_LANGUAGE}.yaml")
+        own = self.locales_dir / f"{language}.yaml"
+        if language != FALLBACK_LANGUAGE and own.exists():
+            return {**base, **_catalogue(own)}
+        return base
+
+    def t(self, key: str, language: str = FALLBACK_LANGUAGE, **values: Any) -> str:
+        """A short label; an unknown key shows the key itself, so a missing text is visible, not fatal."""
+        text = self.labels(language).get(key, key)
+        return text.format(**values) if values else text
+
+    def money(self, amount: Decimal | int | float, language: str = FALLBACK_LANGUAGE) -> str:
+        return format_currency(amount, self.currency, locale=language.replace("-", "_"))
+
+    def render(self, template: str, language: str = FALLBACK_LANGUAGE, **context: Any) -> str:
+        text = self.env.get_template(template).render(language=language, **context).strip()
+        return fit_message(text)
+
+
+def _language(context: Context) -> str:
+    return str(context.get("language") or FALLBACK_LANGUAGE)
+
+
+def fit_message(html: str, limit: int = MESSAGE_LIMIT) -> str:
+    """Never let a message exceed Telegram's limit: cut at a line break, closing nothing mid-tag.
+
+    Templates keep tags within single lines, so cutting between lines keeps the HTML balanced.
+    """
+    if len(html) <= limit:
+        return html
+    cut = html.rfind("\n", 0, limit - 2)
+    return (html[:cut] if cut > 0 else html[: limit - 2]).rstrip() + "\n…"

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import SQLModel
+
+from bot.config import Config, load_config
+from storage.db import Database
+from tests.harness import Harness
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_ID = 1000
+STAFF_ID = 2000
+POSTGRES_URL = os.environ.get("MOMENTS_TEST_POSTGRES_URL", "")
+REQUIRE_POSTGRES = os.environ.get("MOMENTS_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every database test runs on a SQLite file and, where CI provides one, on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/moments.db"
+    if not POSTGRES_URL:
+        if REQUIRE_POSTGRES:
+            pytest.fail("MOMENTS_REQUIRE_POSTGRES is set but MOMENTS_TEST_POSTGRES_URL is not")
+        pytest.skip("no PostgreSQL: set MOMENTS_TEST_POSTGRES_URL (CI does)")
+    db = Database(POSTGRES_URL)
+    try:
+        async with db.engine.begin() as connection:  # each test starts from empty tables
+            await connection.run_sync(SQLModel.metadata.drop_all)
+    finally:
+        await db.dispose()
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def config(database_url: str) -> Config:
+    return load_config(ROOT / "config.yaml", environ={
+        "DATABASE_URL": database_url,
+        "PLAYBOOKS_DIR": str(ROOT / "playbooks"),
+        "MOMENTS_ADMINS": str(ADMIN_ID),
+        "BOT_TOKEN": "42:TEST",
+    })
+
+
+@pytest.fixture
+async def harness(config: Config) -> AsyncIterator[Harness]:
+    h = await Harness.start(config)
+    try:
+        yield h
+    finally:
+        await h.stop()
