@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -27,6 +28,8 @@ from bot.ui.render import Renderer
 from bot.ui.screens import Screens
 from storage import versions
 from storage.db import Database
+from storage.types import utcnow
+from storage.updates import forget_updates_before
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,8 @@ async def build_app(config: Config) -> App:
         for playbook in catalog.all():
             await versions.remember_version(session, playbook.id, playbook.version, playbook.source,
                                             origin=playbook.path)
+    # Telegram re-delivers an update only within hours; a week of ids is plenty to recognise repeats.
+    await forget_updates_before(db, utcnow() - timedelta(days=7))
     renderer = Renderer(config.currency)
     moments = MomentService(catalog, db, currency=config.currency, default_limits=config.limits,
                             note_max=config.note_max_length)
