@@ -325,3 +325,50 @@ async def test_cancel_command_leaves_the_flow(harness: Harness) -> None:
     assert "Nothing was recorded" in ann.last_text()
     await ann.send("12")  # no longer an amount: treated as a search
     assert await decisions(harness) == []
+
+
+async def test_names_are_escaped(harness: Harness) -> None:
+    await harness.person(ADMIN_ID).send(f"/adduser {STAFF_ID} staff")
+    odd = harness.person(STAFF_ID, "<Ann & Co>")
+    await odd.send("/start")
+    assert "Hello, &lt;Ann &amp; Co&gt;!" in odd.screen()[0]
+
+
+async def test_a_flow_finishes_on_the_version_it_started_on(config, tmp_path) -> None:
+    import shutil
+
+    from tests.conftest import ROOT
+
+    folder = tmp_path / "playbooks"
+    shutil.copytree(ROOT / "playbooks", folder)
+    pinned = config.model_copy(update={"playbooks_dir": folder})
+    first = await Harness.start(pinned)
+    ann = await staff(first)
+    await ann.send(REFUND_QUERY)
+    await ann.press("Yes, or I can't tell")
+    data = ann.button_data("Yes, found it")
+    old_version = first.app.catalog.live("refund-without-receipt").version
+    screens, last = dict(first.session.screens), dict(first.session.last_with_keyboard)
+    await first.stop()
+
+    file = folder / "retail" / "refund-without-receipt.yaml"
+    file.write_text(file.read_text().replace("What state is the item in?", "How is the item now?"))
+    second = await Harness.start(pinned)
+    assert second.app.catalog.live("refund-without-receipt").version != old_version
+    second.session.screens.update(screens)
+    second.session.last_with_keyboard.update(last)
+    ann = second.person(STAFF_ID, "Ann")
+    await ann.press_data(data)
+    assert "What state is the item in?" in ann.screen()[0]  # the old wording: the version it started on
+    await ann.press("Used, nothing wrong with it")
+    await ann.press("✅ Done as suggested")
+    await ann.send("5")
+    await ann.press("Skip")
+    await ann.press("Skip")
+    [decision] = await decisions(second)
+    assert decision.playbook_version == old_version
+    await ann.send(REFUND_QUERY)  # a new moment takes the new version
+    await ann.press("Yes, or I can't tell")
+    await ann.press("Yes, found it")
+    assert "How is the item now?" in ann.screen()[0]
+    await second.stop()
