@@ -14,7 +14,7 @@ from rapidfuzz import process
 from bot.core.playbook import ROLES, Option, Outcome, Playbook, Step
 from bot.core.problems import Problem
 from bot.core.text import Text, TextList
-from bot.core.yamlpos import ParsedYaml, PathKey, YamlSyntaxError, parse_yaml
+from bot.core.yamlpos import ParsedYaml, PathKey, Position, YamlSyntaxError, parse_yaml
 
 ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
@@ -55,7 +55,13 @@ class _Checker:
         self.problems: list[Problem] = []
 
     def error(self, path: PathKey, message: str) -> None:
-        pos = self.parsed.position(path)
+        self.error_at(self.parsed.position(path), message)
+
+    def key_error(self, path: PathKey, message: str) -> None:
+        """An error about a mapping key (unknown field, bad language code): point at the key."""
+        self.error_at(self.parsed.key_position(path), message)
+
+    def error_at(self, pos: Position, message: str) -> None:
         self.problems.append(Problem(self.file, pos.line, pos.column, message))
 
     def unknown_keys(self, mapping: dict[Any, Any], allowed: set[str], path: PathKey, what: str) -> None:
@@ -63,7 +69,7 @@ class _Checker:
             if key not in allowed:
                 hint = process.extractOne(str(key), sorted(allowed), score_cutoff=70)
                 suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-                self.error((*path, key), f"unknown field '{key}' in {what}{suggestion}")
+                self.key_error((*path, key), f"unknown field '{key}' in {what}{suggestion}")
 
     def mapping(self, value: Any, path: PathKey, what: str) -> dict[Any, Any] | None:
         if not isinstance(value, dict):
@@ -88,12 +94,14 @@ class _Checker:
             values = {}
             for language, item in value.items():
                 if not isinstance(language, str) or not LANGUAGE_PATTERN.match(language):
-                    self.error((*path, language), f"'{language}' is not a language code (like en, it, fr)")
+                    self.key_error((*path, language), f"'{language}' is not a language code (like en, it, fr)")
                     continue
                 if not isinstance(item, str | int | float) or isinstance(item, bool):
                     self.error((*path, language), f"text in {what} must be a string, got {_type_name(item)}")
                     continue
                 values[language] = str(item)
+            if not value:
+                self.error(path, f"{what} is empty: give at least one language, like {{en: ...}}")
         else:
             self.error(path, f"{what} must be a string or a mapping of language → string, "
                              f"got {_type_name(value)}")
@@ -118,7 +126,7 @@ class _Checker:
         for language, items in raw.items():
             item_path = path if isinstance(value, list) else (*path, language)
             if not isinstance(language, str) or not LANGUAGE_PATTERN.match(language):
-                self.error(item_path, f"'{language}' is not a language code (like en, it, fr)")
+                self.key_error(item_path, f"'{language}' is not a language code (like en, it, fr)")
                 continue
             if not isinstance(items, list):
                 self.error(item_path, f"{what} must be a list, got {_type_name(items)}")
@@ -149,10 +157,10 @@ def parse_playbook(source: str, file: str, category_default: str = "general") ->
     except YamlSyntaxError as exc:
         return None, [Problem(file, exc.position.line, exc.position.column, exc.message)]
     check = _Checker(file, parsed)
-    for path, _ in parsed.duplicates:
+    for path, position in parsed.duplicates:
         where = "step" if len(path) == 2 and path[0] == "steps" else \
             "outcome" if len(path) == 2 and path[0] == "outcomes" else "key"
-        check.error(path, f"duplicate {where} '{path[-1]}'")
+        check.error_at(position, f"duplicate {where} '{path[-1]}'")
     doc = check.mapping(parsed.data, (), "a playbook")
     if doc is None:
         return None, check.problems
@@ -172,6 +180,11 @@ def parse_playbook(source: str, file: str, category_default: str = "general") ->
     category = category_default
     if "category" in doc:
         category = check.identifier(doc["category"], ("category",), "category") or category_default
+        if len(category) > MAX_ID_LENGTH:
+            check.error(("category",), f"category is {len(category)} characters long; the most is {MAX_ID_LENGTH}")
+    elif not ID_PATTERN.match(category_default) or len(category_default) > MAX_ID_LENGTH:
+        check.error((), f"the folder name '{category_default}' cannot be a category: use lowercase letters, "
+                        f"digits and '-', at most {MAX_ID_LENGTH} characters (or set 'category' in the file)")
     limits = _limits(check, doc.get("limits"))
     if "tags" in doc and not (isinstance(doc["tags"], list) and all(isinstance(t, str) for t in doc["tags"])):
         check.error(("tags",), "tags must be a list of strings")
@@ -208,7 +221,7 @@ def _limits(check: _Checker, value: Any) -> dict[str, Decimal]:
     limits: dict[str, Decimal] = {}
     for role, amount in mapping.items():
         if role not in ROLES:
-            check.error(("limits", role), f"unknown role '{role}' in limits; roles are {', '.join(ROLES)}")
+            check.key_error(("limits", role), f"unknown role '{role}' in limits; roles are {', '.join(ROLES)}")
             continue
         try:
             number = Decimal(str(amount)) if not isinstance(amount, bool) else None
@@ -251,7 +264,8 @@ def _options(check: _Checker, value: Any, step_path: PathKey, step_id: str) -> l
                     f"step '{step_id}' needs 'options': a list of answers")
         return []
     if not MIN_OPTIONS <= len(value) <= MAX_OPTIONS:
-        check.error(path, f"step '{step_id}' has {len(value)} options; give {MIN_OPTIONS} to {MAX_OPTIONS}")
+        plural = "" if len(value) == 1 else "s"
+        check.error(path, f"step '{step_id}' has {len(value)} option{plural}; give {MIN_OPTIONS} to {MAX_OPTIONS}")
     options: list[Option] = []
     for index, raw in enumerate(value):
         opt_path = (*path, index)

@@ -20,6 +20,7 @@ class Position:
 class ParsedYaml:
     data: Any
     positions: dict[PathKey, Position] = field(default_factory=dict)
+    key_positions: dict[PathKey, Position] = field(default_factory=dict)
     duplicates: list[tuple[PathKey, Position]] = field(default_factory=list)
 
     def position(self, path: PathKey) -> Position:
@@ -30,6 +31,10 @@ class ParsedYaml:
                 return self.positions[probe]
             probe = probe[:-1]
         return self.positions.get((), Position(1, 1))
+
+    def key_position(self, path: PathKey) -> Position:
+        """Where the key of a mapping entry was written: errors about the key itself point there."""
+        return self.key_positions.get(tuple(path)) or self.position(path)
 
 
 class YamlSyntaxError(ValueError):
@@ -75,9 +80,10 @@ def _convert(node: yaml.Node, path: PathKey, out: ParsedYaml, constructor: yaml.
                 out.duplicates.append((child, _mark(key_node)))
                 continue
             mapping[key] = _convert(value_node, child, out, constructor)
-            # Point errors about a mapping entry at its key, which is where people look.
-            out.positions[child] = _mark(key_node) if not isinstance(value_node, yaml.ScalarNode) \
-                else _mark(value_node)
+            out.key_positions[child] = _mark(key_node)
+            # A nested block is reported at its key, which is where people look; a scalar at itself.
+            if not isinstance(value_node, yaml.ScalarNode):
+                out.positions[child] = _mark(key_node)
         return mapping
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, index), out, constructor) for index, item in enumerate(node.value)]

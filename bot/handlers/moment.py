@@ -51,7 +51,7 @@ async def describe_moment(message: Message, state: FSMContext, person: Person, m
     query = (message.text or "").strip()
     matcher = moments.catalog.matcher
     matches = matcher.search(query)
-    winner = matcher.clear_winner(matches)
+    winner = matcher.clear_winner(matches, query)
     if winner is not None:
         result = await moments.begin(person, winner.playbook_id)
         await _remember(state, result, await reply(message, _view(result, person, screens)))

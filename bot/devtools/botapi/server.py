@@ -246,6 +246,16 @@ class BotAPIStandIn:
             lambda: f"no getUpdates reached {self.base_url} within {limit}s",
         )
 
+    async def wait_until(
+        self, ready: Callable[[], bool], timeout: float | None = None, what: str = "the condition"
+    ) -> None:
+        """Wait, without polling sleeps, until ``ready()`` holds after some change in the stand-in.
+
+        For what the bot does late on its own (a retry after flood control, a scheduled message).
+        """
+        limit = timeout or self.timeout
+        await self._wait_for(ready, self._now() + limit, lambda: f"{what} did not hold within {limit}s{self._recent()}")
+
     # --- assertions helpers ------------------------------------------------------------------
 
     def calls_to(self, method: str) -> list[Call]:

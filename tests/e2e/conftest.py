@@ -1,0 +1,120 @@
+"""End-to-end: the real `moments run` process against the local Bot API stand-in, over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from bot.devtools.botapi import BotAPIStandIn, SimUser
+from storage.db import Database
+from storage.models import Decision
+
+ROOT = Path(__file__).resolve().parents[2]
+MOMENTS = Path(sys.executable).parent / "moments"
+ADMIN_ID = 1000
+TOKEN = "123456:E2E-TOKEN"
+
+
+@dataclass
+class BotProcess:
+    """One `moments run` subprocess; its log is kept in a file and shown when a test fails."""
+
+    api: BotAPIStandIn
+    database_url: str
+    log_path: Path
+    proc: asyncio.subprocess.Process | None = None
+    starts: int = field(default=0)
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "MOMENTS_", "DATABASE_"))}
+        env.update({
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE": self.api.base_url,
+            "DATABASE_URL": self.database_url,
+            "PLAYBOOKS_DIR": str(ROOT / "playbooks"),
+            "MOMENTS_CONFIG": str(ROOT / "config.yaml"),
+            "MOMENTS_ADMINS": str(ADMIN_ID),
+        })
+        return env
+
+    async def start(self) -> None:
+        self.starts += 1
+        log = self.log_path.open("ab")
+        self.proc = await asyncio.create_subprocess_exec(str(MOMENTS), "run", cwd=ROOT, env=self.env(),
+                                                         stdout=log, stderr=log)
+        log.close()
+        await self.api.wait_for_poll(timeout=30)
+
+    async def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+    async def stop(self) -> None:
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(self.proc.wait(), 10)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+
+    async def cli(self, *args: str) -> str:
+        """Run another `moments` command against the same database; returns stdout."""
+        proc = await asyncio.create_subprocess_exec(str(MOMENTS), *args, cwd=ROOT, env=self.env(),
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        return out.decode()
+
+    async def decisions(self) -> list[Decision]:
+        db = Database(self.database_url)
+        try:
+            async with db.session() as session:
+                return list((await session.exec(select(Decision).order_by(Decision.id))).all())
+        finally:
+            await db.dispose()
+
+
+@dataclass
+class Stack:
+    api: BotAPIStandIn
+    bot: BotProcess
+    expected_errors: list[tuple[str, int]] = field(default_factory=list)
+
+    async def staff(self, telegram_id: int, name: str = "Ann", role: str = "staff") -> SimUser:
+        admin = self.api.user(ADMIN_ID, "Alice")
+        await admin.send(f"/adduser {telegram_id} {role} shop-1")
+        assert "as <b>" in admin.screen().html or "as " in admin.screen().text
+        return self.api.user(telegram_id, name)
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+    api = BotAPIStandIn(TOKEN, timeout=20)
+    await api.start()
+    bot = BotProcess(api, f"sqlite:///{tmp_path}/moments.db", tmp_path / "bot.log")
+    stack = Stack(api, bot)
+    try:
+        await bot.start()
+        yield stack
+    finally:
+        await bot.stop()
+        await api.stop()
+        log = bot.log_path.read_text(errors="replace") if bot.log_path.exists() else ""
+        if "Traceback" in log:
+            print(log[-5000:])
+    # Nothing the bot sent may be rejected, unless the test said it expects exactly that.
+    unexpected = [e for e in api.errors if (e.method, e.code) not in stack.expected_errors]
+    assert not api.unknown_methods, api.unknown_methods
+    assert not unexpected, unexpected
+    assert "Traceback" not in log, log[-3000:]
