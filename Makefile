@@ -14,6 +14,10 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/moments run
 
+# The bot in this terminal against a local Bot API stand-in: no token, no internet, a throwaway database.
+demo: $(BIN)/.installed
+	$(BIN)/moments demo
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 

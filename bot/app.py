@@ -69,6 +69,7 @@ async def build_app(config: Config) -> App:
     # Telegram re-delivers an update only within hours; a week of ids is plenty to recognise repeats.
     await forget_updates_before(db, utcnow() - timedelta(days=7))
     renderer = Renderer(config.currency)
+    renderer.warm()
     moments = MomentService(catalog, db, currency=config.currency, default_limits=config.limits,
                             note_max=config.note_max_length)
     return App(config, db, catalog, renderer, Screens(renderer), moments)

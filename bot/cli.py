@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import csv
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -62,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the bot (long polling)")
     run.set_defaults(handler=_run)
 
+    demo = commands.add_parser("demo", help="chat with the bot in this terminal: no token, no internet")
+    demo.add_argument("--database", metavar="URL",
+                      help="database to use (default: $DATABASE_URL, else a throwaway SQLite file)")
+    demo.add_argument("--language", help="your language code (default: default_language from config)")
+    demo.add_argument("--role", choices=ROLES, default="admin", help="who you are in the demo (default: admin)")
+    demo.set_defaults(handler=_demo)
+
     lint = commands.add_parser("lint", help="check playbooks; exit 1 on any error")
     lint.add_argument("paths", nargs="*", help="files or folders (default: the playbooks folder)")
     lint.set_defaults(handler=_lint)
@@ -97,6 +105,20 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(config))
     return 0
+
+
+def _demo(args: argparse.Namespace, config: Config) -> int:
+    from bot.devtools.demo import DemoOptions, demo_name, quiet_logging, run_demo
+
+    quiet_logging()
+    # Only an explicit database is used: config.yaml's default would fill data/ with demo decisions.
+    options = DemoOptions(name=demo_name(), role=args.role, language=args.language,
+                          database_url=args.database or os.environ.get("DATABASE_URL") or None)
+    try:
+        return asyncio.run(run_demo(config, options))
+    except KeyboardInterrupt:  # Ctrl-C is a normal way out too; end the prompt's line
+        print()
+        return 0
 
 
 def _lint(args: argparse.Namespace, config: Config) -> int:

@@ -28,6 +28,7 @@ def _view(result: Result, person: Person, screens: Screens) -> View:
 
 
 async def _remember(state: FSMContext, result: Result, message_id: int | None) -> None:
+    """Persist the flow before the person sees its next screen: a crash after this loses nothing."""
     if result.flow is not None:
         result.flow.message_id = message_id
     await save_flow(state, result.flow)
@@ -38,9 +39,12 @@ async def typed_answer(message: Message, state: FSMContext, person: Person, mome
     """Amount, note or 'what I did' typed while the flow waits for exactly that."""
     flow_data = await load_flow(state)
     result = await moments.act(person, flow_data, conv.TextInput(message.text or ""))
-    message_id = await reply(message, _view(result, person, screens))
     previous = (flow_data or {}).get("message_id")
-    await _remember(state, result, message_id)
+    view = _view(result, person, screens)
+    await _remember(state, result, previous)
+    message_id = await reply(message, view)
+    if result.flow is not None:
+        await _remember(state, result, message_id)  # the new message is now the flow's
     if previous and previous != message_id:
         await drop_keyboard(message.bot, message.chat.id, previous)
 
@@ -54,6 +58,7 @@ async def describe_moment(message: Message, state: FSMContext, person: Person, m
     winner = matcher.clear_winner(matches, query)
     if winner is not None:
         result = await moments.begin(person, winner.playbook_id)
+        await _remember(state, result, None)
         await _remember(state, result, await reply(message, _view(result, person, screens)))
         return
     playbooks = [p for m in matches if (p := moments.catalog.live(m.playbook_id)) is not None]
@@ -66,8 +71,13 @@ async def pick_playbook(query: CallbackQuery, callback_data: PickCb, state: FSMC
     if result.flow is None:
         await query.answer(screens.r.t("alert.expired", person.language), show_alert=True)
         return
+    view = _view(result, person, screens)
+    shown_in = query.message.message_id if query.message else None
+    await _remember(state, result, shown_in)
     await query.answer()
-    await _remember(state, result, await edit_or_send(query, _view(result, person, screens)))
+    message_id = await edit_or_send(query, view)
+    if message_id != shown_in:
+        await _remember(state, result, message_id)
 
 
 async def press(query: CallbackQuery, callback_data: FlowCb, state: FSMContext, person: Person,
@@ -82,12 +92,15 @@ async def press(query: CallbackQuery, callback_data: FlowCb, state: FSMContext, 
     if isinstance(result.screen, conv.Expired):
         await query.answer(screens.r.t("alert.expired", person.language), show_alert=True)
         return
+    view = _view(result, person, screens)
+    shown_in = query.message.message_id if query.message else None
+    # All work is done before the first reply, so the answer and the edit reach the person together,
+    # and the state is saved first, so a crash right after the edit loses nothing.
+    await _remember(state, result, shown_in)
     await query.answer()
-    if result.flow is None:
-        await save_flow(state, None)
-        await edit_or_send(query, _view(result, person, screens))
-        return
-    await _remember(state, result, await edit_or_send(query, _view(result, person, screens)))
+    message_id = await edit_or_send(query, view)
+    if result.flow is not None and message_id != shown_in:
+        await _remember(state, result, message_id)
 
 
 def router() -> Router:

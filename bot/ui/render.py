@@ -55,6 +55,12 @@ class Renderer:
         self.env.filters["money"] = pass_context(lambda ctx, amount: self.money(amount, _language(ctx)))
         self.env.globals["t"] = pass_context(lambda ctx, key, **values: self.t(key, _language(ctx), **values))
 
+    def warm(self) -> None:
+        """Compile every template and load the currency data now, so no person waits for it later."""
+        for name in self.env.list_templates(extensions=["j2"]):
+            self.env.get_template(name)
+        self.money(0)
+
     def labels(self, language: str) -> dict[str, str]:
         base = _catalogue(self.locales_dir / f"{FALLBACK_LANGUAGE}.yaml")
         own = self.locales_dir / f"{language}.yaml"

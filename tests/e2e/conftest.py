@@ -100,7 +100,8 @@ class Stack:
 
 @pytest.fixture
 async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
-    api = BotAPIStandIn(TOKEN, timeout=20)
+    # A settle window of 0.1 s: on a slow, cold CI machine the bot may pause between two calls of one answer.
+    api = BotAPIStandIn(TOKEN, timeout=20, settle=0.1)
     await api.start()
     bot = BotProcess(api, f"sqlite:///{tmp_path}/moments.db", tmp_path / "bot.log")
     stack = Stack(api, bot)
@@ -111,8 +112,9 @@ async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
         await bot.stop()
         await api.stop()
         log = bot.log_path.read_text(errors="replace") if bot.log_path.exists() else ""
-        if "Traceback" in log:
-            print(log[-5000:])
+        # Shown by pytest only when the test fails: what the bot logged and what it asked of the API.
+        print("--- bot log (tail) ---\n" + log[-6000:])
+        print("--- Bot API calls (tail) ---\n" + "\n".join(map(str, api.calls[-40:])))
     # Nothing the bot sent may be rejected, unless the test said it expects exactly that.
     unexpected = [e for e in api.errors if (e.method, e.code) not in stack.expected_errors]
     assert not api.unknown_methods, api.unknown_methods
