@@ -23,10 +23,11 @@ from bot.core.problems import PlaybookLoadError
 from bot.fsm_storage import DatabaseStorage
 from bot.handlers import routers
 from bot.middlewares import DeduplicateUpdates, IdentifyPerson
+from bot.permissions import RequirePermission
 from bot.retry import RetryMiddleware
 from bot.ui.render import Renderer
 from bot.ui.screens import Screens
-from storage import versions
+from storage import people, versions
 from storage.db import Database
 from storage.types import utcnow
 from storage.updates import forget_updates_before
@@ -63,6 +64,7 @@ async def build_app(config: Config) -> App:
     db = Database(config.database_url)
     await db.create_tables()
     async with db.session() as session:
+        await people.sync_teams(session, config.teams)
         for playbook in catalog.all():
             await versions.remember_version(session, playbook.id, playbook.version, playbook.source,
                                             origin=playbook.path)
@@ -70,8 +72,7 @@ async def build_app(config: Config) -> App:
     await forget_updates_before(db, utcnow() - timedelta(days=7))
     renderer = Renderer(config.currency)
     renderer.warm()
-    moments = MomentService(catalog, db, currency=config.currency, default_limits=config.limits,
-                            note_max=config.note_max_length)
+    moments = MomentService(catalog, db, default_limits=config.limits, note_max=config.note_max_length)
     return App(config, db, catalog, renderer, Screens(renderer), moments)
 
 
@@ -87,6 +88,9 @@ def build_dispatcher(app: App) -> Dispatcher:
     identify = IdentifyPerson(app.db, app.config, app.renderer)
     dp.message.outer_middleware(identify)
     dp.callback_query.outer_middleware(identify)
+    require = RequirePermission(app.renderer)
+    dp.message.middleware(require)
+    dp.callback_query.middleware(require)
     dp.include_routers(*routers())
     return dp
 

@@ -31,6 +31,60 @@ class MatchingConfig(BaseModel):
         return MatchSettings(self.min_score, self.autostart_score, self.autostart_margin)
 
 
+class TeamConfig(BaseModel):
+    """A team as config.yaml declares it; applied at every start (the file is the source for these fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64)
+    timezone: str | None = None
+    currency: str | None = None
+    language: str | None = None
+    limits: dict[str, Decimal] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return _check_timezone(value) if value is not None else None
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        return _check_currency(value) if value is not None else None
+
+    @field_validator("limits")
+    @classmethod
+    def _limits(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        return _check_limits(value)
+
+
+def _check_timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Rome") from exc
+    return value
+
+
+def _check_currency(value: str) -> str:
+    from babel.numbers import get_currency_name
+
+    code = value.upper()
+    if len(code) != 3 or get_currency_name(code) == code:
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code such as EUR")
+    return code
+
+
+def _check_limits(value: dict[str, Decimal]) -> dict[str, Decimal]:
+    for role, amount in value.items():
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+        if amount < 0:
+            raise ValueError(f"the limit for {role} is negative")
+    return value
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -41,7 +95,9 @@ class Config(BaseModel):
     admins: list[int] = Field(default_factory=list)
     default_team: str = "main"
     default_language: str = "en"
+    default_timezone: str = "UTC"
     currency: str = "EUR"
+    teams: list[TeamConfig] = Field(default_factory=list)
     limits: dict[str, Decimal] = Field(default_factory=lambda: {"staff": Decimal(25), "lead": Decimal(100),
                                                                 "manager": Decimal(300)})
     note_max_length: int = Field(300, ge=20, le=3000)
@@ -51,22 +107,17 @@ class Config(BaseModel):
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str) -> str:
-        from babel.numbers import get_currency_name
+        return _check_currency(value)
 
-        code = value.upper()
-        if len(code) != 3 or get_currency_name(code) == code:
-            raise ValueError(f"{value!r} is not an ISO 4217 currency code such as EUR")
-        return code
+    @field_validator("default_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return _check_timezone(value)
 
     @field_validator("limits")
     @classmethod
     def _limits(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
-        for role, amount in value.items():
-            if role not in ROLES:
-                raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
-            if amount < 0:
-                raise ValueError(f"the limit for {role} is negative")
-        return value
+        return _check_limits(value)
 
     def require_token(self) -> str:
         if not self.bot_token:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -15,6 +16,7 @@ from bot.core.people import Person
 from bot.ui.render import Renderer
 from storage import people
 from storage.db import Database
+from storage.models import Team
 from storage.updates import claim_update
 
 log = logging.getLogger(__name__)
@@ -65,10 +67,17 @@ class IdentifyPerson(BaseMiddleware):
                                                    language=self._language(sender.language_code))
             if user is None or not user.active:
                 return None
-            team = await people.team_name(session, user.team_id)
+            team = await session.get(Team, user.team_id) if user.team_id is not None else None
+            oversees = await people.overseen_team_ids(session, user.id)
         assert user.id is not None
-        return Person(user_id=user.id, telegram_id=user.telegram_id, name=user.name or sender.full_name,
-                      role=user.role, team_id=user.team_id, team=team, language=user.language)
+        return Person(
+            user_id=user.id, telegram_id=user.telegram_id, name=user.name or sender.full_name, role=user.role,
+            team_id=user.team_id, team=team.name if team else None, language=user.language,
+            currency=(team.currency if team and team.currency else self.config.currency),
+            timezone=(team.timezone if team and team.timezone else self.config.default_timezone),
+            team_limits={role: Decimal(amount) for role, amount in (team.limits if team else {}).items()},
+            oversees=frozenset(oversees),
+        )
 
     def _language(self, code: str | None) -> str:
         return (code or self.config.default_language).split("-")[0]

@@ -19,6 +19,9 @@ class Team(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     currency: str | None = Field(default=None, max_length=3)
     language: str | None = Field(default=None, max_length=16)
+    # Per-role empowerment limits for this team, in major units as strings ({"staff": "80"}):
+    # they replace the playbook's value for that role. Set in config.yaml or by a manager.
+    limits: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -32,7 +35,53 @@ class User(SQLModel, table=True):
     team_id: int | None = Field(default=None, foreign_key="teams.id", index=True)
     language: str = Field(default="en", max_length=16)
     active: bool = Field(default=True)
+    on_duty: bool = Field(default=False)  # leads on duty receive escalations
+    # Usual shift, for training: {"days": [0..6 Monday first], "start": "09:00", "end": "17:00"}.
+    shift: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    deactivated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class TeamOversight(SQLModel, table=True):
+    """Extra teams a supervisor or admin oversees, beyond their own."""
+
+    __tablename__ = "team_oversight"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    team_id: int = Field(foreign_key="teams.id", primary_key=True)
+
+
+class Invite(SQLModel, table=True):
+    """A deep-link invite. Only the token's hash is kept: a database leak opens no door."""
+
+    __tablename__ = "invites"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    team_id: int = Field(foreign_key="teams.id", index=True)
+    role: str = Field(max_length=16)
+    max_uses: int = 1
+    uses: int = 0
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only: every change of rights or content, who made it, and the state before and after."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor_id: int | None = Field(default=None, foreign_key="users.id")  # None: the shell or the system
+    actor: str = Field(default="", max_length=128)  # how the actor was known then, kept after /forgetme
+    action: str = Field(max_length=48, index=True)
+    subject: str = Field(default="", max_length=128)
+    team_id: int | None = Field(default=None, foreign_key="teams.id")
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class Decision(SQLModel, table=True):
@@ -67,6 +116,48 @@ class Decision(SQLModel, table=True):
     reaction: str | None = Field(default=None, max_length=16)
     seconds_to_decide: float = 0.0
     backs: int = 0
+    # Escalation, when a lead was asked: their answer, who gave it, and whether time ran out.
+    escalation: str | None = Field(default=None, max_length=16)
+    lead_user_id: int | None = Field(default=None, foreign_key="users.id")
+    on_timeout: bool = False
+
+
+class Escalation(SQLModel, table=True):
+    """A staff member asking the team's on-duty leads. The first answer wins (a guarded UPDATE)."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    team_id: int | None = Field(default=None, foreign_key="teams.id")
+    flow_token: str = Field(max_length=16)
+    playbook_id: str = Field(max_length=64)
+    playbook_version: str = Field(max_length=64)
+    flow: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    amount_minor: int | None = Field(default=None, sa_type=BigInteger)
+    currency: str = Field(default="EUR", max_length=3)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reason: str = Field(default="asked", max_length=16)  # asked | over_limit
+    status: str = Field(default="pending", max_length=16)  # pending approved declined coming timeout cancelled
+    answered_by: int | None = Field(default=None, foreign_key="users.id")
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    staff_chat_id: int = Field(sa_type=BigInteger)
+    staff_message_id: int | None = None
+    decision_id: int | None = Field(default=None, foreign_key="decisions.id")
+
+
+class EscalationNotice(SQLModel, table=True):
+    """The message each lead got, so every copy can say who answered."""
+
+    __tablename__ = "escalation_notices"
+
+    escalation_id: int = Field(foreign_key="escalations.id", primary_key=True)
+    lead_user_id: int = Field(foreign_key="users.id", primary_key=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    message_id: int
 
 
 class PlaybookVersion(SQLModel, table=True):

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any, Protocol
+
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Team, User
+from storage.audit import audit
+from storage.models import Team, TeamOversight, User
+
+
+class TeamSettings(Protocol):
+    """A team as configuration declares it (bot.config.TeamConfig fits)."""
+
+    name: str
+    timezone: str | None
+    currency: str | None
+    language: str | None
+    limits: dict[str, Decimal]
 
 
 async def user_by_telegram_id(session: AsyncSession, telegram_id: int) -> User | None:
@@ -33,22 +47,66 @@ async def team_name(session: AsyncSession, team_id: int | None) -> str | None:
     return team.name if team else None
 
 
+def person_record(user: User, team: str | None) -> dict[str, Any]:
+    """What the audit log keeps of a person, before and after a change."""
+    return {"telegram_id": user.telegram_id, "role": user.role, "team": team, "active": user.active}
+
+
 async def upsert_user(session: AsyncSession, telegram_id: int, *, role: str, team: str, name: str = "",
-                      language: str | None = None) -> tuple[User, bool]:
-    """Add a person, or update the role and team of one already known. Returns (user, created)."""
+                      language: str | None = None, actor_id: int | None = None, actor: str = "shell"
+                      ) -> tuple[User, bool]:
+    """Add a person, or update the role and team of one already known; audited. Returns (user, created)."""
     team_row = await ensure_team(session, team)
     user = await user_by_telegram_id(session, telegram_id)
     created = user is None
+    before = None
     if user is None:
         user = User(telegram_id=telegram_id, name=name, role=role, team_id=team_row.id,
                     language=language or "en")
     else:
+        before = person_record(user, await team_name(session, user.team_id))
         user.role = role
         user.team_id = team_row.id
         user.active = True
+        user.deactivated_at = None
         if name:
             user.name = name
     session.add(user)
+    after = person_record(user, team_row.name)
+    if before != after:
+        audit(session, "person.added" if created else "person.changed", actor_id=actor_id, actor=actor,
+              subject=str(telegram_id), team_id=team_row.id, before=before, after=after)
     await session.commit()
     await session.refresh(user)
     return user, created
+
+
+async def sync_teams(session: AsyncSession, teams: list[TeamSettings]) -> None:
+    """Apply the teams declared in config.yaml: created when missing, their declared fields updated."""
+    for declared in teams:
+        team = await ensure_team(session, declared.name)
+        before = team_record(team)
+        for name in ("timezone", "currency", "language"):
+            value = getattr(declared, name)
+            if value is not None:
+                setattr(team, name, value)
+        if declared.limits:
+            team.limits = {role: str(amount) for role, amount in declared.limits.items()}
+        after = team_record(team)
+        if before != after:
+            session.add(team)
+            audit(session, "team.configured", actor="config.yaml", subject=team.name, team_id=team.id,
+                  before=before, after=after)
+    await session.commit()
+
+
+def team_record(team: Team) -> dict[str, Any]:
+    return {"timezone": team.timezone, "currency": team.currency, "language": team.language,
+            "limits": dict(team.limits)}
+
+
+async def overseen_team_ids(session: AsyncSession, user_id: int | None) -> list[int]:
+    if user_id is None:
+        return []
+    query = select(TeamOversight.team_id).where(TeamOversight.user_id == user_id)
+    return list((await session.exec(query)).all())

@@ -33,19 +33,17 @@ class Result:
 
 
 class MomentService:
-    def __init__(self, catalog: Catalog, db: Database, *, currency: str, default_limits: Mapping[str, Decimal],
+    def __init__(self, catalog: Catalog, db: Database, *, default_limits: Mapping[str, Decimal],
                  note_max: int, clock: Callable[[], float] = time.time) -> None:
         self.catalog = catalog
         self.db = db
-        self.currency = currency
-        self.decimals = currency_decimals(currency)
         self.default_limits = dict(default_limits)
         self.note_max = note_max
         self.clock = clock
 
     def rules_for(self, playbook: Playbook, person: Person) -> conv.Rules:
-        return conv.Rules(limit=limit_for(playbook, person.role, self.default_limits), decimals=self.decimals,
-                          note_max=self.note_max)
+        return conv.Rules(limit=limit_for(playbook, person.role, self.default_limits, person.team_limits),
+                          decimals=currency_decimals(person.currency), note_max=self.note_max)
 
     async def playbook(self, playbook_id: str, version: str | None = None) -> Playbook | None:
         """The live playbook, or an exact older version that a flow started on (read from the database)."""
@@ -89,8 +87,8 @@ class MomentService:
         if not isinstance(transition.screen, conv.Complete):
             return Result(playbook, transition.flow, transition.screen, rules)
         assert transition.flow is not None
-        draft = draft_decision(playbook, transition.flow, limit=rules.limit, decimals=self.decimals,
-                               currency=self.currency, now=self.clock())
+        draft = draft_decision(playbook, transition.flow, limit=rules.limit, decimals=rules.decimals,
+                               currency=person.currency, now=self.clock())
         async with self.db.session() as session:
             decision, _created = await decision_store.record_decision(
                 session, draft, user_id=person.user_id, team_id=person.team_id)

@@ -55,13 +55,14 @@ def from_minor(minor: int, decimals: int) -> Decimal:
     return Decimal(minor).scaleb(-decimals)
 
 
-def limit_for(playbook: Playbook, role: str, defaults: Mapping[str, Decimal]) -> Decimal:
+def limit_for(playbook: Playbook, role: str, defaults: Mapping[str, Decimal],
+              team_overrides: Mapping[str, Decimal] | None = None) -> Decimal:
     """A person's own limit: the most that any role at or below theirs may spend in this playbook.
 
-    The playbook's `limits` win; roles it leaves out fall back to the configured defaults.
+    A team's override for a role wins, then the playbook's `limits`, then the configured defaults.
     """
     rank = RANK.get(role, 0)
-    merged = {**defaults, **playbook.limits}
+    merged = {**defaults, **playbook.limits, **(team_overrides or {})}
     allowed = [amount for name, amount in merged.items() if RANK.get(name, 0) <= rank]
     return max(allowed, default=Decimal(0))
 

@@ -15,7 +15,7 @@ from bot.ui.send import edit_or_send, reply
 
 async def _history(person: Person, moments: MomentService, screens: Screens) -> View:
     decisions = await recent_decisions(moments.db, person, limit=10)
-    return screens.history(person.language, decisions, moments.catalog)
+    return screens.history(person.language, decisions, moments.catalog, person.timezone)
 
 
 async def history_command(message: Message, person: Person, moments: MomentService, screens: Screens) -> None:

@@ -19,12 +19,12 @@ from bot.ui.send import drop_keyboard, edit_or_send, reply
 def _view(result: Result, person: Person, screens: Screens) -> View:
     lang = person.language
     if result.decision is not None:
-        return screens.confirmed(lang, result.playbook, result.decision, result.rules)
+        return screens.confirmed(lang, result.playbook, result.decision)
     if isinstance(result.screen, conv.Cancelled):
         return screens.simple("cancelled.html.j2", lang)
     if result.playbook is None or isinstance(result.screen, conv.Expired):
         return screens.simple("expired.html.j2", lang)
-    return screens.flow(lang, result.playbook, result.flow, result.screen, result.rules)
+    return screens.flow(lang, result.playbook, result.flow, result.screen, result.rules, person.currency)
 
 
 async def _remember(state: FSMContext, result: Result, message_id: int | None) -> None:

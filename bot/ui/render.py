@@ -52,7 +52,9 @@ class Renderer:
         )
         # Language-aware helpers read the language from the render context, so one cached
         # environment serves every language.
-        self.env.filters["money"] = pass_context(lambda ctx, amount: self.money(amount, _language(ctx)))
+        self.env.filters["money"] = pass_context(
+            lambda ctx, amount, currency=None: self.money(amount, _language(ctx),
+                                                          currency or ctx.get("currency") or self.currency))
         self.env.globals["t"] = pass_context(lambda ctx, key, **values: self.t(key, _language(ctx), **values))
 
     def warm(self) -> None:
@@ -73,8 +75,9 @@ class Renderer:
         text = self.labels(language).get(key, key)
         return text.format(**values) if values else text
 
-    def money(self, amount: Decimal | int | float, language: str = FALLBACK_LANGUAGE) -> str:
-        return format_currency(amount, self.currency, locale=language.replace("-", "_"))
+    def money(self, amount: Decimal | int | float, language: str = FALLBACK_LANGUAGE,
+              currency: str | None = None) -> str:
+        return format_currency(amount, currency or self.currency, locale=language.replace("-", "_"))
 
     def render(self, template: str, language: str = FALLBACK_LANGUAGE, **context: Any) -> str:
         text = self.env.get_template(template).render(language=language, **context).strip()

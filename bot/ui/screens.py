@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -27,7 +28,6 @@ class View:
 class Screens:
     def __init__(self, renderer: Renderer) -> None:
         self.r = renderer
-        self.decimals = currency_decimals(renderer.currency)
 
     # ---- menus ---------------------------------------------------------------------------------------
 
@@ -102,7 +102,7 @@ class Screens:
     # ---- the flow ------------------------------------------------------------------------------------
 
     def flow(self, lang: str, playbook: Playbook, flow: conv.Flow | None, screen: conv.Screen,
-             rules: conv.Rules | None) -> View:
+             rules: conv.Rules | None, currency: str) -> View:
         title = playbook.title.get(lang)
         kb = InlineKeyboardBuilder()
         token = flow.token if flow else ""
@@ -125,7 +125,8 @@ class Screens:
                 button("record.escalate", FlowAction.ESCALATE)
                 kb.adjust(1, 2)
                 self._nav(kb, token, lang, restart=True)
-                text = self.r.render("outcome.html.j2", lang, title=title, outcome=outcome.title.get(lang),
+                text = self.r.render("outcome.html.j2", lang, currency=currency, title=title,
+                                     outcome=outcome.title.get(lang),
                                      say=outcome.say.get(lang), steps=outcome.steps.get(lang), limit=limit,
                                      principle=playbook.principle.get(lang))
             case conv.OtherScreen(choices=choices):
@@ -143,13 +144,13 @@ class Screens:
                 self._nav(kb, token, lang)
                 text = self.r.render("amount.html.j2", lang, title=title,
                                      outcome=outcome.title.get(lang) if outcome else None, error=error,
-                                     currency=self.r.currency, limit=limit,
+                                     currency=currency, limit=limit,
                                      decimals=rules.decimals if rules else 2)
             case conv.NoteScreen(over_limit=over_limit, amount=amount, error=error, length=length):
                 button("record.skip", FlowAction.SKIP)
                 self._nav(kb, token, lang)
-                text = self.r.render("note.html.j2", lang, over_limit=over_limit, amount=amount, limit=limit,
-                                     error=error, length=length, max=rules.note_max if rules else 0)
+                text = self.r.render("note.html.j2", lang, currency=currency, over_limit=over_limit, amount=amount,
+                                     limit=limit, error=error, length=length, max=rules.note_max if rules else 0)
             case conv.ReactionScreen():
                 for index, reaction in enumerate(conv.REACTIONS):
                     button(f"reaction.{reaction}", FlowAction.REACT, value=index)
@@ -171,19 +172,21 @@ class Screens:
             nav.button(text=self.r.t(key, lang), callback_data=FlowCb(token=token, action=action))
         kb.row(*[button for line in nav.export() for button in line])
 
-    def confirmed(self, lang: str, playbook: Playbook | None, decision: Decision, rules: conv.Rules | None) -> View:
-        decimals = self.decimals
+    def confirmed(self, lang: str, playbook: Playbook | None, decision: Decision) -> View:
+        decimals = currency_decimals(decision.currency)
         taken = ""
         if playbook and decision.taken_outcome and decision.taken_outcome in playbook.outcomes:
             taken = playbook.outcomes[decision.taken_outcome].title.get(lang)
         amount = from_minor(decision.amount_minor, decimals) if decision.amount_minor is not None else None
         text = self.r.render(
-            "confirmed.html.j2", lang, decision=decision, title=playbook.title.get(lang) if playbook else "",
+            "confirmed.html.j2", lang, currency=decision.currency, decision=decision,
+            title=playbook.title.get(lang) if playbook else "",
             taken=taken, disposition=self.r.t(f"disposition.{decision.disposition}", lang), amount=amount,
             limit=from_minor(decision.limit_minor, decimals))
         return View(text, self.main_menu_keyboard(lang))
 
-    def history(self, lang: str, decisions: Sequence[Decision], catalog: Catalog) -> View:
+    def history(self, lang: str, decisions: Sequence[Decision], catalog: Catalog, timezone: str) -> View:
+        zone = ZoneInfo(timezone)
         items = []
         for decision in decisions:
             playbook = catalog.live(decision.playbook_id) or catalog.version(decision.playbook_id,
@@ -193,10 +196,12 @@ class Screens:
                     or self.r.t(f"disposition.{decision.disposition}", lang))
             items.append({
                 "id": decision.id,
-                "when": decision.created_at.strftime("%d %b %H:%M"),
+                "when": decision.created_at.astimezone(zone).strftime("%d %b %H:%M"),
                 "title": playbook.title.get(lang) if playbook else decision.playbook_id,
                 "what": what,
-                "amount": None if decision.amount_minor is None else from_minor(decision.amount_minor, self.decimals),
+                "amount": None if decision.amount_minor is None
+                else from_minor(decision.amount_minor, currency_decimals(decision.currency)),
+                "currency": decision.currency,
                 "over_limit": decision.over_limit,
             })
         return View(self.r.render("history.html.j2", lang, items=items), self.main_menu_keyboard(lang))
