@@ -27,7 +27,7 @@ from bot.permissions import RequirePermission
 from bot.retry import RetryMiddleware
 from bot.ui.render import Renderer
 from bot.ui.screens import Screens
-from storage import people, versions
+from storage import people, privacy, versions
 from storage.db import Database
 from storage.types import utcnow
 from storage.updates import forget_updates_before
@@ -70,6 +70,9 @@ async def build_app(config: Config) -> App:
                                             origin=playbook.path)
     # Telegram re-delivers an update only within hours; a week of ids is plenty to recognise repeats.
     await forget_updates_before(db, utcnow() - timedelta(days=7))
+    # The daily purge also runs at every start, so a bot that is often restarted still forgets on time.
+    async with db.session() as session:
+        await privacy.purge_notes(session, utcnow() - timedelta(days=config.note_retention_days))
     renderer = Renderer(config.currency)
     renderer.warm()
     moments = MomentService(catalog, db, default_limits=config.limits, note_max=config.note_max_length)

@@ -82,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--name", default="")
     add.set_defaults(handler=_users_add)
 
+    audit = commands.add_parser("audit", help="the audit log as CSV on stdout, oldest first")
+    audit.add_argument("--since", type=_date, help="first day, YYYY-MM-DD (UTC), inclusive")
+    audit.set_defaults(handler=_audit)
+
     export = commands.add_parser("export", help="export data as CSV").add_subparsers(title="export commands")
     decisions = export.add_parser("decisions", help="one row per decision, CSV on stdout")
     decisions.add_argument("--since", type=_date, help="first day, YYYY-MM-DD (UTC), inclusive")
@@ -167,6 +171,33 @@ def _users_add(args: argparse.Namespace, config: Config) -> int:
 
     created, team = asyncio.run(add())
     print(f"{'added' if created else 'updated'} {args.telegram_id} as {args.role} in team {team}")
+    return 0
+
+
+def _audit(args: argparse.Namespace, config: Config) -> int:
+    import json
+
+    from storage.audit import all_entries
+
+    since = datetime.combine(args.since, datetime.min.time(), UTC) if args.since else None
+
+    async def rows() -> list[dict[str, object]]:
+        db = Database(config.database_url)
+        try:
+            await db.create_tables()
+            async with db.session() as session:
+                return [{"id": e.id, "at": e.at.isoformat(timespec="seconds"), "actor_id": e.actor_id or "",
+                         "actor": e.actor, "action": e.action, "subject": e.subject, "team_id": e.team_id or "",
+                         "before": json.dumps(e.before, sort_keys=True) if e.before else "",
+                         "after": json.dumps(e.after, sort_keys=True) if e.after else ""}
+                        for e in await all_entries(session, since=since)]
+        finally:
+            await db.dispose()
+
+    columns = ("id", "at", "actor_id", "actor", "action", "subject", "team_id", "before", "after")
+    writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(asyncio.run(rows()))
     return 0
 
 

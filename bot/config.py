@@ -101,6 +101,7 @@ class Config(BaseModel):
     limits: dict[str, Decimal] = Field(default_factory=lambda: {"staff": Decimal(25), "lead": Decimal(100),
                                                                 "manager": Decimal(300)})
     note_max_length: int = Field(300, ge=20, le=3000)
+    note_retention_days: int = Field(90, ge=1, le=3650)
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
     log_level: str = "INFO"
 

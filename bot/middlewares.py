@@ -63,7 +63,7 @@ class IdentifyPerson(BaseMiddleware):
             if user is None and sender.id in self.config.admins:
                 # Admins named in config exist from their first message on.
                 user, _ = await people.upsert_user(session, sender.id, role="admin", team=self.config.default_team,
-                                                   name=sender.full_name,
+                                                   name=sender.full_name, actor="admins in config",
                                                    language=self._language(sender.language_code))
             if user is None or not user.active:
                 return None

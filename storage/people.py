@@ -53,9 +53,11 @@ def person_record(user: User, team: str | None) -> dict[str, Any]:
 
 
 async def upsert_user(session: AsyncSession, telegram_id: int, *, role: str, team: str, name: str = "",
-                      language: str | None = None, actor_id: int | None = None, actor: str = "shell"
-                      ) -> tuple[User, bool]:
-    """Add a person, or update the role and team of one already known; audited. Returns (user, created)."""
+                      language: str | None = None, actor_id: int | None = None, actor: str = "shell",
+                      commit: bool = True) -> tuple[User, bool]:
+    """Add a person, or update the role and team of one already known; audited. Returns (user, created).
+
+    `commit=False` only flushes, so the caller can commit it together with more (an invite's use)."""
     team_row = await ensure_team(session, team)
     user = await user_by_telegram_id(session, telegram_id)
     created = user is None
@@ -76,6 +78,9 @@ async def upsert_user(session: AsyncSession, telegram_id: int, *, role: str, tea
     if before != after:
         audit(session, "person.added" if created else "person.changed", actor_id=actor_id, actor=actor,
               subject=str(telegram_id), team_id=team_row.id, before=before, after=after)
+    if not commit:
+        await session.flush()
+        return user, created
     await session.commit()
     await session.refresh(user)
     return user, created

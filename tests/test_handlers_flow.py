@@ -15,7 +15,7 @@ REFUND_QUERY = "customer lost the receipt and wants money back"
 
 async def decisions(h: Harness) -> list[Decision]:
     async with h.app.db.session() as session:
-        return list((await session.exec(select(Decision))).all())
+        return list((await session.exec(select(Decision).order_by(Decision.id))).all())
 
 
 async def staff(h: Harness, telegram_id: int = STAFF_ID, role: str = "staff") -> Person:

@@ -1,0 +1,57 @@
+"""Personal data: the retention purge of notes, and a person's right to be forgotten."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.audit import audit
+from storage.models import AuditEntry, Conversation, Decision, Escalation, User
+
+
+async def purge_notes(session: AsyncSession, older_than: datetime) -> int:
+    """Remove free text (notes, written actions) from decisions and escalations made before `older_than`.
+
+    The decisions themselves stay: they carry no free text any more. Returns how many decisions changed.
+    """
+    result = await session.exec(
+        update(Decision)
+        .where(col(Decision.created_at) < older_than)
+        .where((col(Decision.note).is_not(None)) | (col(Decision.taken_text).is_not(None)))
+        .values(note=None, taken_text=None)
+    )
+    await session.exec(
+        update(Escalation).where(col(Escalation.created_at) < older_than).where(col(Escalation.note).is_not(None))
+        .values(note=None)
+    )
+    changed = result.rowcount or 0
+    if changed:
+        audit(session, "privacy.notes_purged", actor="retention", subject=f"before {older_than.date().isoformat()}",
+              after={"decisions": changed})
+    await session.commit()
+    return changed
+
+
+async def forget_person(session: AsyncSession, user: User) -> None:
+    """Delete a person's personal data. Decisions stay, attached to an anonymous, inactive record."""
+    assert user.id is not None
+    telegram_id = user.telegram_id
+    await session.exec(update(Decision).where(col(Decision.user_id) == user.id).values(note=None, taken_text=None))
+    await session.exec(update(Escalation).where(col(Escalation.user_id) == user.id).values(note=None))
+    await session.exec(update(AuditEntry).where(col(AuditEntry.actor_id) == user.id).values(actor="(forgotten)"))
+    await session.exec(update(AuditEntry).where(col(AuditEntry.subject) == str(telegram_id))
+                       .values(subject=f"(forgotten #{user.id})"))
+    # The FSM key of a private chat is fsm:<chat id>:<user id>:<destiny>: drop that chat's state.
+    await session.exec(delete(Conversation).where(col(Conversation.key).like(f"fsm:{telegram_id}:{telegram_id}:%")))
+    user.name = ""
+    user.telegram_id = -user.id  # keeps the row unique and the decisions linked, identifies nobody
+    user.active = False
+    user.on_duty = False
+    user.shift = {}
+    session.add(user)
+    audit(session, "person.forgotten", actor_id=user.id, actor="(forgotten)", subject=f"(forgotten #{user.id})",
+          team_id=user.team_id)
+    await session.commit()
