@@ -15,13 +15,17 @@ from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand
 
+from bot import scheduler
 from bot.config import Config
 from bot.core.catalog import Catalog
+from bot.core.escalation_service import EscalationService
 from bot.core.loader import load_directory
 from bot.core.moments import MomentService
 from bot.core.problems import PlaybookLoadError
 from bot.fsm_storage import DatabaseStorage
 from bot.handlers import routers
+from bot.handlers.escalation import Desk
+from bot.handlers.onboarding import ONBOARDING_STATES
 from bot.middlewares import DeduplicateUpdates, IdentifyPerson
 from bot.permissions import RequirePermission
 from bot.retry import RetryMiddleware
@@ -46,6 +50,15 @@ class App:
 
     async def close(self) -> None:
         await self.db.dispose()
+
+
+@dataclass
+class Running:
+    """What scheduled jobs reach through bot.scheduler.context(): the app, and the bot and dispatcher serving it."""
+
+    app: App
+    bot: Bot
+    dispatcher: Dispatcher
 
 
 def load_catalog(config: Config) -> Catalog:
@@ -87,8 +100,11 @@ def build_dispatcher(app: App) -> Dispatcher:
         config=app.config, db=app.db, catalog=app.catalog, renderer=app.renderer, screens=app.screens,
         moments=app.moments,
     )
+    dp["escalations"] = EscalationService(
+        app.moments, timeout_seconds=app.config.escalation_timeout_seconds, default_currency=app.config.currency,
+        default_timezone=app.config.default_timezone)
     dp.update.outer_middleware(DeduplicateUpdates(app.db))
-    identify = IdentifyPerson(app.db, app.config, app.renderer)
+    identify = IdentifyPerson(app.db, app.config, app.renderer, onboarding_states=ONBOARDING_STATES)
     dp.message.outer_middleware(identify)
     dp.callback_query.outer_middleware(identify)
     require = RequirePermission(app.renderer)
@@ -121,7 +137,11 @@ async def run(config: Config) -> None:
         me = await bot.get_me()
         log.info("Moments is running as @%s with %d playbooks", me.username, len(app.catalog))
         await set_commands(bot, app.renderer)
+        # Timers in the database: escalations due while the bot was down are settled now, once.
+        scheduler.start(Running(app, bot, dp), config.database_url)
+        await Desk(dp, bot).sweep()
         await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types(), handle_signals=True)
     finally:
+        await scheduler.shutdown()
         await bot.session.close()
         await app.close()

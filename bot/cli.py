@@ -86,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--since", type=_date, help="first day, YYYY-MM-DD (UTC), inclusive")
     audit.set_defaults(handler=_audit)
 
+    _add_invite_commands(commands)
+
     export = commands.add_parser("export", help="export data as CSV").add_subparsers(title="export commands")
     decisions = export.add_parser("decisions", help="one row per decision, CSV on stdout")
     decisions.add_argument("--since", type=_date, help="first day, YYYY-MM-DD (UTC), inclusive")
@@ -220,6 +222,129 @@ def _export_decisions(args: argparse.Namespace, config: Config) -> int:
     writer.writeheader()
     for row in asyncio.run(rows()):
         writer.writerow(row)
+    return 0
+
+
+# ---- moments invite create | list | revoke ----------------------------------------------------------------------
+
+UNKNOWN_BOT = "<your-bot>"
+
+
+def _add_invite_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    invite = commands.add_parser("invite", help="invite links for people to join").add_subparsers(
+        title="invite commands")
+    create = invite.add_parser("create", help="make an invite link for a team and role")
+    create.add_argument("--team", required=True, help="team name (created if it does not exist yet)")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--uses", type=int, default=1, help="how many people may join with it (default 1)")
+    create.add_argument("--expires", default="7d", help="lifetime such as 30m, 12h, 7d (default 7d, at most 90d)")
+    create.add_argument("--bot-username", help="the bot's @username for the link (default: asked from Telegram "
+                                                "when a bot token is set)")
+    create.set_defaults(handler=_invite_create)
+    listing = invite.add_parser("list", help="open invites: team, role, uses left, expiry")
+    listing.set_defaults(handler=_invite_list)
+    revoke = invite.add_parser("revoke", help="close an invite at once")
+    revoke.add_argument("invite_id", type=int)
+    revoke.set_defaults(handler=_invite_revoke)
+
+
+async def _bot_username(config: Config) -> str | None:
+    """The bot's username from Telegram (getMe); None when there is no token or Telegram cannot be reached."""
+    if not config.bot_token:
+        return None
+    from bot.app import build_bot
+
+    bot = build_bot(config)
+    try:
+        return (await bot.get_me()).username
+    except Exception as exc:  # offline, wrong token: the link is still useful with a placeholder
+        logging.getLogger(__name__).warning("could not ask Telegram for the bot's username: %s", exc)
+        return None
+    finally:
+        await bot.session.close()
+
+
+def _invite_create(args: argparse.Namespace, config: Config) -> int:
+    from bot.core.invites import check_lifetime, check_uses, deep_link, hash_token, new_token, parse_duration
+    from storage import invites, people
+    from storage.types import utcnow
+
+    lifetime = parse_duration(args.expires)
+    if lifetime is None or not check_lifetime(lifetime):
+        print(f"moments: --expires {args.expires!r}: give a lifetime from 5m to 90d, such as 12h or 7d",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if not check_uses(args.uses):
+        print(f"moments: --uses {args.uses}: give 1 to 500", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def create() -> tuple[int, str, datetime, bool, str | None]:
+        db = Database(config.database_url)
+        try:
+            await db.create_tables()
+            async with db.session() as session:
+                new_team = await people.team_by_name(session, args.team) is None
+                team = await people.ensure_team(session, args.team[:64])
+                assert team.id is not None
+                token = new_token()
+                invite = await invites.create(session, token_hash=hash_token(token), team_id=team.id,
+                                              role=args.role, max_uses=args.uses, expires_at=utcnow() + lifetime)
+            username = args.bot_username or await _bot_username(config)
+            return invite.id or 0, token, invite.expires_at, new_team, username
+        finally:
+            await db.dispose()
+
+    invite_id, token, expires_at, new_team, username = asyncio.run(create())
+    if new_team:
+        print(f"moments: team {args.team} did not exist: created", file=sys.stderr)
+    print(f"invite #{invite_id}: {args.role} in team {args.team}, {args.uses} use(s), "
+          f"until {expires_at:%Y-%m-%d %H:%M} UTC")
+    print(deep_link((username or UNKNOWN_BOT).lstrip("@"), token))
+    if not username:
+        print(f"note: replace {UNKNOWN_BOT} with your bot's username (pass --bot-username, or set BOT_TOKEN so it "
+              "can be read from Telegram). The token is shown only now: Moments keeps only its hash.",
+              file=sys.stderr)
+    return 0
+
+
+def _invite_list(args: argparse.Namespace, config: Config) -> int:
+    from storage import invites
+
+    async def rows() -> list[invites.InviteRow]:
+        db = Database(config.database_url)
+        try:
+            await db.create_tables()
+            async with db.session() as session:
+                return await invites.active(session)
+        finally:
+            await db.dispose()
+
+    found = asyncio.run(rows())
+    if not found:
+        print("no open invites")
+    for row in found:
+        invite = row.invite
+        print(f"#{invite.id}\t{row.team}\t{invite.role}\t{row.uses_left} of {invite.max_uses} use(s) left\t"
+              f"until {invite.expires_at:%Y-%m-%d %H:%M} UTC\tby {row.created_by or 'shell'}")
+    return 0
+
+
+def _invite_revoke(args: argparse.Namespace, config: Config) -> int:
+    from storage import invites
+
+    async def revoke() -> bool:
+        db = Database(config.database_url)
+        try:
+            await db.create_tables()
+            async with db.session() as session:
+                return await invites.revoke(session, args.invite_id) is not None
+        finally:
+            await db.dispose()
+
+    if not asyncio.run(revoke()):
+        print(f"moments: no invite #{args.invite_id} to revoke (unknown, or revoked already)", file=sys.stderr)
+        return 1
+    print(f"invite #{args.invite_id} revoked")
     return 0
 
 

@@ -101,6 +101,7 @@ class Config(BaseModel):
     limits: dict[str, Decimal] = Field(default_factory=lambda: {"staff": Decimal(25), "lead": Decimal(100),
                                                                 "manager": Decimal(300)})
     note_max_length: int = Field(300, ge=20, le=3000)
+    escalation_timeout_seconds: int = Field(180, ge=1, le=24 * 3600)
     note_retention_days: int = Field(90, ge=1, le=3650)
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
     log_level: str = "INFO"
@@ -136,6 +137,7 @@ ENV_KEYS = {
     "DATABASE_URL": "database_url",
     "PLAYBOOKS_DIR": "playbooks_dir",
     "MOMENTS_ADMINS": "admins",
+    "MOMENTS_ESCALATION_TIMEOUT": "escalation_timeout_seconds",
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from decimal import Decimal
 from typing import Any
 
@@ -39,12 +39,16 @@ class DeduplicateUpdates(BaseMiddleware):
 
 
 class IdentifyPerson(BaseMiddleware):
-    """Loads the person behind the update. Unknown people get a polite refusal and nothing else."""
+    """Loads the person behind the update. Unknown people get a polite refusal and nothing else,
+    except on their way in: a `/start <payload>` message (an invite link), and updates while their
+    conversation state is one of `onboarding_states`. Those go on with person=None."""
 
-    def __init__(self, db: Database, config: Config, renderer: Renderer) -> None:
+    def __init__(self, db: Database, config: Config, renderer: Renderer,
+                 onboarding_states: Collection[str] = ()) -> None:
         self.db = db
         self.config = config
         self.renderer = renderer
+        self.onboarding_states = frozenset(onboarding_states)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         sender: TelegramUser | None = data.get("event_from_user")
@@ -52,10 +56,22 @@ class IdentifyPerson(BaseMiddleware):
             return None
         person = await self._person(sender)
         if person is None:
+            if await self._onboarding(event, data):
+                data["person"] = None
+                return await handler(event, data)
             await self._refuse(event, sender)
             return None
         data["person"] = person
         return await handler(event, data)
+
+    async def _onboarding(self, event: TelegramObject, data: dict[str, Any]) -> bool:
+        """Whether an unknown sender is on their way in: opening an invite link, or in the middle of joining."""
+        if isinstance(event, Message):
+            parts = (event.text or "").split(maxsplit=1)
+            if len(parts) == 2 and parts[0].split("@", 1)[0] == "/start":
+                return True
+        state = data.get("state")
+        return bool(self.onboarding_states) and state is not None and await state.get_state() in self.onboarding_states
 
     async def _person(self, sender: TelegramUser) -> Person | None:
         async with self.db.session() as session:

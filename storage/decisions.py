@@ -53,7 +53,7 @@ EXPORT_COLUMNS = (
     "decision_id", "created_at", "user_id", "telegram_id", "user_name", "team", "playbook_id",
     "playbook_version", "path", "recommended_outcome", "taken_outcome", "taken_text", "disposition",
     "followed", "favours_customer", "amount", "currency", "limit", "over_limit", "reaction", "note",
-    "seconds_to_decide",
+    "seconds_to_decide", "escalation", "lead_user_id", "on_timeout",
 )
 
 
@@ -95,5 +95,8 @@ async def export_rows(session: AsyncSession, *, since: datetime | None = None, u
             "reaction": decision.reaction or "",
             "note": decision.note or "",
             "seconds_to_decide": decision.seconds_to_decide,
+            "escalation": decision.escalation or "",
+            "lead_user_id": "" if decision.lead_user_id is None else decision.lead_user_id,
+            "on_timeout": decision.on_timeout,
         })
     return rows

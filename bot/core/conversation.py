@@ -28,6 +28,7 @@ class Stage(StrEnum):
     AMOUNT = "amount"
     NOTE = "note"
     REACTION = "reaction"
+    WAITING = "waiting"  # a lead was asked (bot/core/escalation.py); the flow waits for the answer
 
 
 class Disposition(StrEnum):
@@ -53,6 +54,12 @@ class Flow:
     note: str | None = None
     reaction: str | None = None
     message_id: int | None = None
+    # Asking a lead: where the flow was asked from (it returns there), the open escalation, and the
+    # answer that the eventual decision records (declined, coming) with the lead who gave it.
+    asked_from: Stage | None = None
+    escalation_id: int | None = None
+    escalation: str | None = None
+    lead_user_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -66,6 +73,8 @@ class Flow:
         values["path"] = [(str(s), int(i)) for s, i in values.get("path", [])]
         if values.get("disposition"):
             values["disposition"] = Disposition(values["disposition"])
+        if values.get("asked_from"):
+            values["asked_from"] = Stage(values["asked_from"])
         return cls(**values)
 
 
@@ -142,8 +151,18 @@ class TextInput:
     text: str
 
 
+@dataclass(frozen=True)
+class AskLead:
+    """Ask the team's leads now (a question, the outcome card, or an amount above the limit)."""
+
+
+@dataclass(frozen=True)
+class Withdraw:
+    """While waiting for a lead: decide myself after all, back where I asked from."""
+
+
 Action = (Answer | Back | Restart | Cancel | Done | DidOther | Escalated | PickOutcome | WriteOwn | NoMoney
-          | Skip | React | TextInput)
+          | Skip | React | TextInput | AskLead | Withdraw)
 
 
 # ---- screens ---------------------------------------------------------------------------------------
@@ -190,6 +209,17 @@ class ReactionScreen:
 
 
 @dataclass(frozen=True)
+class WaitingScreen:
+    """A lead was asked; typed text is a note for them."""
+
+    over_limit: bool
+    amount: Decimal | None
+    note: str | None = None
+    error: str | None = None
+    length: int = 0
+
+
+@dataclass(frozen=True)
 class Complete:
     """The decision is ready: the caller commits it, then confirms."""
 
@@ -205,7 +235,7 @@ class Expired:
 
 
 Screen = (StepScreen | OutcomeScreen | OtherScreen | OtherTextScreen | AmountScreen | NoteScreen
-          | ReactionScreen | Complete | Cancelled | Expired)
+          | ReactionScreen | WaitingScreen | Complete | Cancelled | Expired)
 
 
 @dataclass(frozen=True)
@@ -278,7 +308,13 @@ def screen_for(playbook: Playbook, flow: Flow, rules: Rules | None = None) -> Sc
         amount = from_minor(flow.amount_minor, rules.decimals) if flow.amount_minor is not None and rules \
             else None
         return NoteScreen(flow.over_limit, amount)
+    if flow.stage is Stage.WAITING:
+        return WaitingScreen(flow.over_limit, _amount(flow, rules), flow.note)
     return ReactionScreen()
+
+
+def _amount(flow: Flow, rules: Rules | None) -> Decimal | None:
+    return from_minor(flow.amount_minor, rules.decimals) if flow.amount_minor is not None and rules else None
 
 
 def apply(playbook: Playbook, flow: Flow, action: Action, rules: Rules) -> Transition:
@@ -433,6 +469,41 @@ def _skip_reaction(playbook: Playbook, flow: Flow, action: Skip, rules: Rules) -
     return Transition(flow, Complete())
 
 
+def _ask_lead(playbook: Playbook, flow: Flow, action: AskLead, rules: Rules) -> Transition:
+    if flow.stage is Stage.NOTE and not flow.over_limit:
+        return Transition(flow, Expired())  # within the limit there is nothing to ask
+    if flow.stage is Stage.STEP and current_step(playbook, flow) is None:
+        return Transition(flow, Expired())
+    if flow.stage is Stage.OUTCOME and recommended(playbook, flow) is None:
+        return Transition(flow, Expired())
+    flow.asked_from = flow.stage
+    flow.stage = Stage.WAITING
+    flow.escalation_id = None
+    return _show(playbook, flow, rules)
+
+
+def return_to_asked(flow: Flow) -> Flow:
+    """The flow back where the lead was asked from, with no open escalation (mutates and returns it)."""
+    flow.stage = flow.asked_from or Stage.OUTCOME
+    flow.asked_from = None
+    flow.escalation_id = None
+    return flow
+
+
+def _withdraw(playbook: Playbook, flow: Flow, action: Withdraw, rules: Rules) -> Transition:
+    return _show(playbook, return_to_asked(flow), rules)
+
+
+def _waiting_note(playbook: Playbook, flow: Flow, action: TextInput, rules: Rules) -> Transition:
+    note = " ".join(action.text.split())
+    if len(note) > rules.note_max:
+        return Transition(flow, WaitingScreen(flow.over_limit, _amount(flow, rules), flow.note, error="too_long",
+                                              length=len(note)))
+    if note:
+        flow.note = note
+    return _show(playbook, flow, rules)
+
+
 _HANDLERS: dict[tuple[Stage, type], Any] = {
     (Stage.STEP, Answer): _answer,
     (Stage.STEP, Back): _back,
@@ -457,4 +528,9 @@ _HANDLERS: dict[tuple[Stage, type], Any] = {
     (Stage.REACTION, React): _react,
     (Stage.REACTION, Skip): _skip_reaction,
     (Stage.REACTION, Back): _back,
+    (Stage.STEP, AskLead): _ask_lead,
+    (Stage.OUTCOME, AskLead): _ask_lead,
+    (Stage.NOTE, AskLead): _ask_lead,
+    (Stage.WAITING, Withdraw): _withdraw,
+    (Stage.WAITING, TextInput): _waiting_note,
 }

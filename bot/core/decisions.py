@@ -29,6 +29,11 @@ class DecisionDraft:
     reaction: str | None
     seconds_to_decide: float
     backs: int
+    # When a lead was asked: their answer (approved, declined, coming, timeout), who gave it, and
+    # whether the decision was taken because nobody answered in time.
+    escalation: str | None = None
+    lead_user_id: int | None = None
+    on_timeout: bool = False
 
 
 def draft_decision(playbook: Playbook, flow: Flow, *, limit: Decimal, decimals: int, currency: str,
@@ -59,4 +64,7 @@ def draft_decision(playbook: Playbook, flow: Flow, *, limit: Decimal, decimals: 
         reaction=flow.reaction,
         seconds_to_decide=round(max(0.0, now - flow.started_at), 1),
         backs=flow.backs,
+        escalation=flow.escalation,
+        lead_user_id=flow.lead_user_id,
+        on_timeout=flow.escalation == "timeout",
     )

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 
 from bot.core.playbook import ROLES, Option, Outcome, Playbook, Step
 from bot.core.problems import Problem
@@ -34,7 +34,7 @@ MAX_LENGTH = {
 MIN_OPTIONS, MAX_OPTIONS = 2, 8
 
 TOP_KEYS = {"id", "title", "summary", "category", "triggers", "principle", "limits", "start", "steps",
-            "outcomes", "tags"}
+            "outcomes", "tags", "on_timeout"}
 REQUIRED_TOP = ("id", "title", "summary", "principle", "start", "steps", "outcomes")
 STEP_KEYS = {"ask", "options"}
 OPTION_KEYS = {"label", "next", "outcome"}
@@ -67,7 +67,7 @@ class _Checker:
     def unknown_keys(self, mapping: dict[Any, Any], allowed: set[str], path: PathKey, what: str) -> None:
         for key in mapping:
             if key not in allowed:
-                hint = process.extractOne(str(key), sorted(allowed), score_cutoff=70)
+                hint = process.extractOne(str(key), sorted(allowed), scorer=fuzz.ratio, score_cutoff=70)
                 suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
                 self.key_error((*path, key), f"unknown field '{key}' in {what}{suggestion}")
 
@@ -199,6 +199,7 @@ def parse_playbook(source: str, file: str, category_default: str = "general") ->
             check.error(("start",), f"start names unknown step '{start}'")
     if steps and outcomes and isinstance(start, str) and start in steps:
         _check_graph(check, start, steps, outcomes)
+    on_timeout = _on_timeout(check, doc, outcomes)
     if outcomes and not any(o.favours_customer for o in outcomes.values()):
         check.error(("outcomes",), "no outcome favours the customer: mark at least one "
                                    "with 'favours_customer: true'")
@@ -208,8 +209,24 @@ def parse_playbook(source: str, file: str, category_default: str = "general") ->
     return Playbook(
         id=playbook_id, title=title, summary=summary, category=category, triggers=triggers,
         principle=principle, limits=limits, start=str(start), steps=steps, outcomes=outcomes,
-        version=content_version(source), source=source, path=file,
+        version=content_version(source), source=source, path=file, on_timeout=on_timeout,
     ), check.problems
+
+
+def _on_timeout(check: _Checker, doc: dict[Any, Any], outcomes: dict[str, Outcome]) -> str | None:
+    """The optional outcome taken when no lead answers an escalation in time."""
+    if "on_timeout" not in doc:
+        return None
+    value = doc["on_timeout"]
+    if not isinstance(value, str):
+        check.error(("on_timeout",), f"on_timeout must be an outcome id, got {_type_name(value)}")
+        return None
+    if outcomes and value not in outcomes:
+        hint = process.extractOne(value, sorted(outcomes), scorer=fuzz.ratio, score_cutoff=70)
+        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+        check.error(("on_timeout",), f"on_timeout names unknown outcome '{value}'{suggestion}")
+        return None
+    return value
 
 
 def _limits(check: _Checker, value: Any) -> dict[str, Decimal]:

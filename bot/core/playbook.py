@@ -49,6 +49,7 @@ class Playbook:
     version: str  # content hash of the source: decisions keep it so later edits never rewrite history
     source: str = ""
     path: str = ""
+    on_timeout: str | None = None  # outcome taken when no lead answers an escalation in time
 
     @property
     def step_ids(self) -> list[str]:

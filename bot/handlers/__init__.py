@@ -4,18 +4,36 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, audit, errors, fallback, history, limits, moment, privacy, start
+from bot.handlers import (
+    admin,
+    audit,
+    errors,
+    escalation,
+    fallback,
+    history,
+    invites,
+    limits,
+    moment,
+    onboarding,
+    privacy,
+    start,
+    team,
+)
 
 
 def routers() -> list[Router]:
     return [
         errors.router(),
+        onboarding.router(),  # before start: `/start <token>` is an invite, plain /start the menu
         start.router(),
         admin.router(),
+        invites.router(),
+        team.router(),
         audit.router(),
         limits.router(),
         privacy.router(),
         history.router(),
+        escalation.router(),  # before moment: asking a lead, and what is typed while waiting for one
         moment.router(),
         fallback.router(),
     ]

@@ -16,6 +16,7 @@ class Moment(StatesGroup):
     amount = State()
     note = State()
     reaction = State()
+    waiting = State()  # a lead was asked: typed text is a note for them
 
 
 TEXT_INPUT_STATES = (Moment.other_text, Moment.amount, Moment.note)

@@ -41,6 +41,8 @@ class FlowAction(StrEnum):
     NO_MONEY = "n"
     SKIP = "s"
     REACT = "h"
+    ASK = "l"  # ask a lead now (bot/handlers/escalation.py)
+    WITHDRAW = "u"  # while waiting for a lead: decide myself
 
 
 class FlowCb(CallbackData, prefix="f"):
@@ -80,4 +82,8 @@ def to_action(data: FlowCb) -> conv.Action | None:
         case FlowAction.REACT:
             if 0 <= data.value < len(conv.REACTIONS):
                 return conv.React(conv.REACTIONS[data.value])
+        case FlowAction.ASK:
+            return conv.AskLead()
+        case FlowAction.WITHDRAW:
+            return conv.Withdraw()
     return None

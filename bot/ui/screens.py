@@ -116,6 +116,7 @@ class Screens:
             case conv.StepScreen(step=step, ordinal=ordinal, number=number):
                 for index, option in enumerate(step.options):
                     button("", FlowAction.ANSWER, ordinal, index, text=option.label.get(lang))
+                button("escalation.ask", FlowAction.ASK)
                 kb.adjust(*([2] if len(step.options) == 4 else [1]))
                 self._nav(kb, token, lang, restart=number > 1)
                 text = self.r.render("step.html.j2", lang, title=title, number=number, ask=step.ask.get(lang))
@@ -123,7 +124,8 @@ class Screens:
                 button("record.done", FlowAction.DONE)
                 button("record.other", FlowAction.OTHER)
                 button("record.escalate", FlowAction.ESCALATE)
-                kb.adjust(1, 2)
+                button("escalation.ask", FlowAction.ASK)
+                kb.adjust(1, 2, 1)
                 self._nav(kb, token, lang, restart=True)
                 text = self.r.render("outcome.html.j2", lang, currency=currency, title=title,
                                      outcome=outcome.title.get(lang),
@@ -147,6 +149,8 @@ class Screens:
                                      currency=currency, limit=limit,
                                      decimals=rules.decimals if rules else 2)
             case conv.NoteScreen(over_limit=over_limit, amount=amount, error=error, length=length):
+                if over_limit:
+                    button("escalation.ask", FlowAction.ASK)
                 button("record.skip", FlowAction.SKIP)
                 self._nav(kb, token, lang)
                 text = self.r.render("note.html.j2", lang, currency=currency, over_limit=over_limit, amount=amount,
@@ -158,8 +162,25 @@ class Screens:
                 kb.row()
                 button("record.skip", FlowAction.SKIP)
                 text = self.r.render("reaction.html.j2", lang)
+            case conv.WaitingScreen():
+                return self.waiting(lang, playbook, flow, screen, rules, currency)
             case _:
                 return self.simple("expired.html.j2", lang)
+        return View(text, kb.as_markup())
+
+    def waiting(self, lang: str, playbook: Playbook, flow: conv.Flow | None, screen: conv.WaitingScreen,
+                rules: conv.Rules | None, currency: str, *, asked: Sequence[str] = (),
+                seconds: int | None = None, proposal: str | None = None) -> View:
+        """A lead was asked: who, until when, and the way out (decide myself, cancel)."""
+        kb = InlineKeyboardBuilder()
+        token = flow.token if flow else ""
+        for key, action in (("escalation.withdraw", FlowAction.WITHDRAW), ("nav.cancel", FlowAction.CANCEL)):
+            kb.button(text=self.r.t(key, lang), callback_data=FlowCb(token=token, action=action))
+        text = self.r.render("escalation_waiting.html.j2", lang, currency=currency, title=playbook.title.get(lang),
+                             over_limit=screen.over_limit, amount=screen.amount, limit=rules.limit if rules else 0,
+                             note=screen.note, error=screen.error, length=screen.length,
+                             max=rules.note_max if rules else 0, asked=list(asked), seconds=seconds,
+                             proposal=proposal)
         return View(text, kb.as_markup())
 
     def _nav(self, kb: InlineKeyboardBuilder, token: str, lang: str, restart: bool = False) -> None:

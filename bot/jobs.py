@@ -1,0 +1,45 @@
+"""Scheduled jobs, named by import path text ("bot.jobs:escalation_timeout") so the persistent job store
+finds them after a restart. Each takes plain keyword arguments and finds the running bot through
+`bot.scheduler.context()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from bot import scheduler
+
+log = logging.getLogger(__name__)
+
+ESCALATION_TIMEOUT = "bot.jobs:escalation_timeout"
+
+
+def escalation_job_id(escalation_id: int) -> str:
+    return f"escalation-timeout-{escalation_id}"
+
+
+def schedule_escalation_timeout(escalation_id: int, due_at: datetime) -> None:
+    """Settle the escalation when it falls due. Without a running scheduler (tests, the CLI) nothing is
+    scheduled: `Desk.run_due()` and the sweep at every start settle due escalations anyway."""
+    if scheduler.is_running():
+        scheduler.schedule_at(ESCALATION_TIMEOUT, due_at, escalation_job_id(escalation_id),
+                              escalation_id=escalation_id)
+
+
+def cancel_escalation_timeout(escalation_id: int) -> None:
+    if scheduler.is_running():
+        scheduler.cancel(escalation_job_id(escalation_id))
+
+
+async def escalation_timeout(escalation_id: int) -> None:
+    running = scheduler.context()
+    if running is None:
+        log.warning("escalation %s fell due but the bot is not running", escalation_id)
+        return
+    from bot.handlers.escalation import Desk  # the job module stays importable without the handlers
+
+    desk = Desk(running.dispatcher, running.bot)
+    # The timer fires at (or a hair after) the due time; a second of slack keeps a clock rounding from
+    # making it look early.
+    await desk.time_out(escalation_id, desk.service.now() + timedelta(seconds=1))

@@ -1,0 +1,127 @@
+"""Timers that survive restarts: APScheduler 3 on the bot's asyncio loop, jobs kept in the application database.
+
+A job names its function by import path text ("bot.jobs:escalation_timeout") and takes plain keyword
+arguments, so the job store holds no pickled code and a restarted process finds every job again. A job
+that fell due while the bot was down still runs, once, at the next start (misfire grace of a day,
+coalesce). Jobs reach the running application through `context()`, which `start()` sets.
+
+The API is deliberately small and generic: start, schedule_at, schedule_daily, cancel, shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+MISFIRE_GRACE_SECONDS = 24 * 3600  # a timer due while the bot was down runs at start if it is at most this late
+JOBS_TABLE = "apscheduler_jobs"
+
+_scheduler: AsyncIOScheduler | None = None
+_context: Any = None
+
+
+def sync_url(url: str) -> str | None:
+    """The synchronous SQLAlchemy URL APScheduler's job store needs, from the configured one.
+
+    sqlite:///path stays (pysqlite); postgresql:// (any driver) becomes postgresql+psycopg:// (psycopg 3 also
+    works synchronously). None for an in-memory SQLite: there is nothing to survive, so jobs stay in memory.
+    """
+    parsed = make_url(url)
+    backend = parsed.drivername.split("+")[0]
+    if backend == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            return None
+        return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    raise ValueError(f"no job store for database {backend!r}")
+
+
+def start(context: Any, db_url: str) -> AsyncIOScheduler:
+    """Start the scheduler on the running loop; `context` is what jobs get from `context()`."""
+    global _scheduler, _context
+    if _scheduler is not None:
+        raise RuntimeError("the scheduler is already running")
+    url = sync_url(db_url)
+    if url is None:
+        store: Any = MemoryJobStore()
+    else:
+        is_sqlite = url.startswith("sqlite")
+        options: dict[str, Any] = {"connect_args": {"timeout": 10}} if is_sqlite else {"pool_pre_ping": True}
+        store = SQLAlchemyJobStore(url=url, tablename=JOBS_TABLE, engine_options=options)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    scheduler = AsyncIOScheduler(
+        jobstores={"default": store}, timezone=UTC,
+        job_defaults={"misfire_grace_time": MISFIRE_GRACE_SECONDS, "coalesce": True, "max_instances": 1})
+    _context = context
+    scheduler.start()
+    _scheduler = scheduler
+    return scheduler
+
+
+def context() -> Any:
+    """What `start()` was given (the running application), or None when the scheduler is not running."""
+    return _context
+
+
+def is_running() -> bool:
+    return _scheduler is not None
+
+
+def _running() -> AsyncIOScheduler:
+    if _scheduler is None:
+        raise RuntimeError("the scheduler is not running: call bot.scheduler.start() first")
+    return _scheduler
+
+
+def schedule_at(ref: str, when: datetime, job_id: str, **kwargs: Any) -> None:
+    """Run the function at import path `ref` once at `when` (aware), with `kwargs`. Same id: replaced."""
+    if when.tzinfo is None:
+        raise ValueError("naive datetime: give an aware one (UTC)")
+    _running().add_job(ref, DateTrigger(run_date=when, timezone=UTC), id=job_id, kwargs=kwargs,
+                       replace_existing=True)
+
+
+def schedule_daily(ref: str, job_id: str, *, hour: int, minute: int = 0, **kwargs: Any) -> None:
+    """Run the function at import path `ref` every day at hour:minute UTC. Same id: replaced."""
+    _running().add_job(ref, CronTrigger(hour=hour, minute=minute, timezone=UTC), id=job_id, kwargs=kwargs,
+                       replace_existing=True)
+
+
+def cancel(job_id: str) -> bool:
+    """Remove a job; False when there was none (it ran already, or never existed)."""
+    try:
+        _running().remove_job(job_id)
+    except JobLookupError:
+        return False
+    return True
+
+
+def job_ids() -> list[str]:
+    return [job.id for job in _running().get_jobs()]
+
+
+async def shutdown() -> None:
+    """Stop the scheduler; the jobs stay in the database for the next start."""
+    global _scheduler, _context
+    scheduler, _scheduler, _context = _scheduler, None, None
+    if scheduler is None or not scheduler.running:
+        return
+    scheduler.shutdown(wait=False)
+    # AsyncIOScheduler stops on the loop's next turn; let it, so its job store is closed before the loop ends.
+    for _ in range(10):
+        if not scheduler.running:
+            return
+        await asyncio.sleep(0)
