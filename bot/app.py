@@ -15,7 +15,7 @@ from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand
 
-from bot import scheduler
+from bot import jobs, scheduler
 from bot.config import Config
 from bot.core.catalog import Catalog
 from bot.core.escalation_service import EscalationService
@@ -140,6 +140,7 @@ async def run(config: Config) -> None:
         # Timers in the database: escalations due while the bot was down are settled now, once.
         scheduler.start(Running(app, bot, dp), config.database_url)
         await Desk(dp, bot).sweep()
+        jobs.schedule_retention_purge()
         await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types(), handle_signals=True)
     finally:
         await scheduler.shutdown()

@@ -13,6 +13,7 @@ from bot import scheduler
 log = logging.getLogger(__name__)
 
 ESCALATION_TIMEOUT = "bot.jobs:escalation_timeout"
+RETENTION_PURGE = "bot.jobs:retention_purge"
 
 
 def escalation_job_id(escalation_id: int) -> str:
@@ -43,3 +44,21 @@ async def escalation_timeout(escalation_id: int) -> None:
     # The timer fires at (or a hair after) the due time; a second of slack keeps a clock rounding from
     # making it look early.
     await desk.time_out(escalation_id, desk.service.now() + timedelta(seconds=1))
+
+
+def schedule_retention_purge() -> None:
+    """Every night at 03:00 UTC, when no shift is busy: notes older than the retention period go."""
+    scheduler.schedule_daily(RETENTION_PURGE, "retention-purge", hour=3)
+
+
+async def retention_purge() -> None:
+    running = scheduler.context()
+    if running is None:
+        return
+    from storage import privacy
+    from storage.types import utcnow
+
+    app = running.app
+    async with app.db.session() as session:
+        changed = await privacy.purge_notes(session, utcnow() - timedelta(days=app.config.note_retention_days))
+    log.info("retention purge: notes removed from %d decisions", changed)

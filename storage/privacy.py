@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, update
-from sqlmodel import col
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.audit import audit
@@ -27,6 +28,7 @@ async def purge_notes(session: AsyncSession, older_than: datetime) -> int:
         update(Escalation).where(col(Escalation.created_at) < older_than).where(col(Escalation.note).is_not(None))
         .values(note=None)
     )
+    await _scrub_escalation_flows(session, col(Escalation.created_at) < older_than)
     changed = result.rowcount or 0
     if changed:
         audit(session, "privacy.notes_purged", actor="retention", subject=f"before {older_than.date().isoformat()}",
@@ -41,6 +43,7 @@ async def forget_person(session: AsyncSession, user: User) -> None:
     telegram_id = user.telegram_id
     await session.exec(update(Decision).where(col(Decision.user_id) == user.id).values(note=None, taken_text=None))
     await session.exec(update(Escalation).where(col(Escalation.user_id) == user.id).values(note=None))
+    await _scrub_escalation_flows(session, col(Escalation.user_id) == user.id)
     await session.exec(update(AuditEntry).where(col(AuditEntry.actor_id) == user.id).values(actor="(forgotten)"))
     await session.exec(update(AuditEntry).where(col(AuditEntry.subject) == str(telegram_id))
                        .values(subject=f"(forgotten #{user.id})"))
@@ -55,3 +58,19 @@ async def forget_person(session: AsyncSession, user: User) -> None:
     audit(session, "person.forgotten", actor_id=user.id, actor="(forgotten)", subject=f"(forgotten #{user.id})",
           team_id=user.team_id)
     await session.commit()
+
+
+FREE_TEXT_IN_FLOW = ("note", "taken_text")
+
+
+async def _scrub_escalation_flows(session: AsyncSession, condition: ColumnElement[bool]) -> None:
+    """An escalation keeps a copy of the flow, which may hold typed text: clear it there too.
+
+    JSON is edited in Python rather than SQL, which differs between SQLite and PostgreSQL; settled
+    escalations are few next to decisions.
+    """
+    rows = (await session.exec(select(Escalation).where(condition))).all()
+    for row in rows:
+        if any(row.flow.get(key) for key in FREE_TEXT_IN_FLOW):
+            row.flow = {**row.flow, **dict.fromkeys(FREE_TEXT_IN_FLOW)}
+            session.add(row)

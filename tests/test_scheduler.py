@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from bot import scheduler
 from bot.app import Running
@@ -119,4 +120,35 @@ async def test_an_answer_cancels_the_timer(config: Config) -> None:
         assert scheduler.job_ids() == []
     finally:
         await scheduler.shutdown()
+        await h.stop()
+
+
+async def test_the_daily_retention_purge_is_scheduled_and_purges(clean: str, config: Config) -> None:
+    from bot import jobs
+    from tests.test_handlers_flow import staff
+    from tests.test_rights_privacy import finish_decision
+
+    h = await Harness.start(config)
+    try:
+        ann = await staff(h)
+        await finish_decision(ann, note="Mr Bianchi, room 12")
+        async with h.app.db.session() as session:
+            decision = (await session.exec(select(Decision))).one()
+            decision.created_at = utcnow() - timedelta(days=config.note_retention_days + 1)
+            session.add(decision)
+            session.add(Escalation(user_id=decision.user_id, flow_token="t", playbook_id="p", playbook_version="v",
+                                   flow={"note": "card 4242", "taken_text": "gave cash", "path": []},
+                                   due_at=utcnow(), staff_chat_id=1, status="timeout",
+                                   created_at=utcnow() - timedelta(days=config.note_retention_days + 1)))
+            await session.commit()
+        scheduler.start(Running(h.app, h.bot, h.dp), clean)
+        jobs.schedule_retention_purge()
+        assert "retention-purge" in scheduler.job_ids()
+        await jobs.retention_purge()
+        async with h.app.db.session() as session:
+            assert (await session.exec(select(Decision))).one().note is None
+            escalation = (await session.exec(select(Escalation))).one()
+            assert escalation.flow["note"] is None and escalation.flow["taken_text"] is None
+            assert escalation.flow["path"] == []
+    finally:
         await h.stop()
