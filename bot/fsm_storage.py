@@ -24,6 +24,11 @@ class DatabaseStorage(BaseStorage):
         value = state.state if isinstance(state, State) else state
         await conversations.save(self.db, self._key(key), state=value)
 
+    async def set_state_and_data(self, key: StorageKey, state: StateType, data: Mapping[str, Any]) -> None:
+        """Both in one write: a crash can never leave a new state with old data."""
+        value = state.state if isinstance(state, State) else state
+        await conversations.save(self.db, self._key(key), state=value, data=dict(data))
+
     async def get_state(self, key: StorageKey) -> str | None:
         row = await conversations.load(self.db, self._key(key))
         return row.state if row else None

@@ -20,6 +20,7 @@ from storage.models import Team
 from storage.updates import claim_update
 
 log = logging.getLogger(__name__)
+OVERSEERS = ("supervisor", "admin")
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
@@ -75,16 +76,18 @@ class IdentifyPerson(BaseMiddleware):
 
     async def _person(self, sender: TelegramUser) -> Person | None:
         async with self.db.session() as session:
-            user = await people.user_by_telegram_id(session, sender.id)
+            # One query for the person and their team: this runs on every update.
+            user, team = await people.user_and_team(session, sender.id)
             if user is None and sender.id in self.config.admins:
                 # Admins named in config exist from their first message on.
                 user, _ = await people.upsert_user(session, sender.id, role="admin", team=self.config.default_team,
                                                    name=sender.full_name, actor="admins in config",
                                                    language=self._language(sender.language_code))
+                team = await session.get(Team, user.team_id) if user.team_id is not None else None
             if user is None or not user.active:
                 return None
-            team = await session.get(Team, user.team_id) if user.team_id is not None else None
-            oversees = await people.overseen_team_ids(session, user.id)
+            # Only supervisors and admins oversee other teams: spare everyone else the query.
+            oversees = await people.overseen_team_ids(session, user.id) if user.role in OVERSEERS else []
         assert user.id is not None
         return Person(
             user_id=user.id, telegram_id=user.telegram_id, name=user.name or sender.full_name, role=user.role,

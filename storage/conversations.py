@@ -1,10 +1,12 @@
-"""Conversation state by key: each write is committed at once, so a killed process loses nothing."""
+"""Conversation state by key: each write is one committed statement, so a killed process loses nothing."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import select
 
 from storage.db import Database
 from storage.models import Conversation
@@ -13,23 +15,16 @@ from storage.types import utcnow
 
 async def load(db: Database, key: str) -> Conversation | None:
     async with db.session() as session:
-        return await session.get(Conversation, key)
+        return (await session.exec(select(Conversation).where(Conversation.key == key))).first()
 
 
 async def save(db: Database, key: str, **changes: Any) -> None:
-    """Set `state` and/or `data` for `key`, creating the row when needed."""
-    for _attempt in range(3):
-        async with db.session() as session:
-            row = await session.get(Conversation, key)
-            if row is None:
-                row = Conversation(key=key)
-            for name, value in changes.items():
-                setattr(row, name, value)
-            row.updated_at = utcnow()
-            session.add(row)
-            try:
-                await session.commit()
-                return
-            except IntegrityError:
-                await session.rollback()  # created concurrently by a twin update: update it instead
-    raise RuntimeError(f"could not save conversation {key}")
+    """Set `state` and/or `data` for `key` in one upsert (no read first, no race with a twin update)."""
+    values = {"key": key, "updated_at": utcnow(), **changes}
+    insert = sqlite_insert if db.is_sqlite else postgresql_insert
+    statement = insert(Conversation).values({"state": None, "data": {}, **values})
+    statement = statement.on_conflict_do_update(index_elements=["key"],
+                                                set_={name: statement.excluded[name] for name in values})
+    async with db.session() as session:
+        await session.exec(statement)
+        await session.commit()

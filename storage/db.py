@@ -58,6 +58,10 @@ class Database:
                 kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
             else:
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                # One connection: SQLite has one writer anyway, and queueing in the pool is fair and fast,
+                # where several connections fight for the write lock with sleeps of up to 100 ms
+                # (bench/flow.py saw waits of 3 s at 50 users).
+                kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
         else:
             kwargs.update(pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.audit import audit
@@ -25,6 +25,13 @@ class TeamSettings(Protocol):
 async def user_by_telegram_id(session: AsyncSession, telegram_id: int) -> User | None:
     result = await session.exec(select(User).where(User.telegram_id == telegram_id))
     return result.first()
+
+
+async def user_and_team(session: AsyncSession, telegram_id: int) -> tuple[User | None, Team | None]:
+    query = select(User, Team).join(Team, col(Team.id) == User.team_id, isouter=True) \
+        .where(User.telegram_id == telegram_id)
+    row = (await session.exec(query)).first()
+    return (row[0], row[1]) if row else (None, None)
 
 
 async def team_by_name(session: AsyncSession, name: str) -> Team | None:

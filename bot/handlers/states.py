@@ -6,6 +6,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 
 from bot.core.conversation import Flow, Stage
+from bot.fsm_storage import DatabaseStorage
 
 
 class Moment(StatesGroup):
@@ -24,8 +25,15 @@ _BY_STAGE = {Stage(state.state.split(":")[1]): state for state in Moment.__all_s
 
 
 async def save_flow(state: FSMContext, flow: Flow | None) -> None:
-    """Persist the flow (data first, then the routing state); None ends it."""
-    if flow is None:
+    """Persist the flow and its routing state in one write; None ends it."""
+    storage = state.storage
+    if isinstance(storage, DatabaseStorage):
+        if flow is None:
+            await storage.set_state_and_data(state.key, None, {})
+        else:
+            await storage.set_state_and_data(state.key, _BY_STAGE[flow.stage], {"flow": flow.to_dict()})
+        return
+    if flow is None:  # another storage (tests with MemoryStorage): two writes
         await state.clear()
         return
     await state.set_data({"flow": flow.to_dict()})

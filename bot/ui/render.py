@@ -49,6 +49,7 @@ class Renderer:
             trim_blocks=False,
             lstrip_blocks=False,
             keep_trailing_newline=False,
+            auto_reload=False,  # templates ship with the code: no file stat on every render
         )
         # Language-aware helpers read the language from the render context, so one cached
         # environment serves every language.
