@@ -20,7 +20,7 @@ from storage.models import Team
 from storage.updates import claim_update
 
 log = logging.getLogger(__name__)
-OVERSEERS = ("supervisor", "admin")
+OVERSEERS = ("manager", "supervisor", "admin")  # the roles that may cover several teams
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
@@ -86,7 +86,7 @@ class IdentifyPerson(BaseMiddleware):
                 team = await session.get(Team, user.team_id) if user.team_id is not None else None
             if user is None or not user.active:
                 return None
-            # Only supervisors and admins oversee other teams: spare everyone else the query.
+            # Staff and leads (most updates) cover their own team only: spare them the query.
             oversees = await people.overseen_team_ids(session, user.id) if user.role in OVERSEERS else []
         assert user.id is not None
         return Person(
