@@ -15,8 +15,8 @@ from pathlib import Path
 
 from bot.config import Config, ConfigError, load_config
 from bot.core.loader import load_directory, load_files, playbook_files
-from bot.core.playbook import ROLES
-from bot.core.problems import PlaybookLoadError
+from bot.core.playbook import ROLES, Playbook
+from bot.core.problems import PlaybookLoadError, Problem
 from storage.db import Database, DatabaseURLError
 
 EXIT_USAGE = 2
@@ -72,7 +72,22 @@ def _parser() -> argparse.ArgumentParser:
 
     lint = commands.add_parser("lint", help="check playbooks; exit 1 on any error")
     lint.add_argument("paths", nargs="*", help="files or folders (default: the playbooks folder)")
+    lint.add_argument("--format", choices=("text", "json"), default="text",
+                      help="text: one line per problem; json: a JSON list on stdout, the summary on stderr")
+    lint.add_argument("--languages", type=_languages, metavar="CODES",
+                      help="warn about texts missing in these languages, e.g. en,it (default: default_language "
+                           "and the teams' languages from config)")
     lint.set_defaults(handler=_lint)
+
+    test = commands.add_parser("test", help="run the playbooks' examples through the engine; exit 1 on a failure")
+    test.add_argument("paths", nargs="*", help="files or folders (default: the playbooks folder)")
+    test.set_defaults(handler=_test)
+
+    graph = commands.add_parser("graph", help="draw a playbook's decision tree (needs Graphviz's dot)")
+    graph.add_argument("playbook", help="playbook id (from the playbooks folder), or a playbook file")
+    graph.add_argument("-o", "--output", required=True, help="picture to write: .png or .svg")
+    graph.add_argument("--language", default=None, help="language of the texts (default: default_language)")
+    graph.set_defaults(handler=_graph)
 
     users = commands.add_parser("users", help="manage people").add_subparsers(title="users commands")
     add = users.add_parser("add", help="add a person, or change their role and team")
@@ -80,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--team", help="team name (default: default_team from config)")
     add.add_argument("--name", default="")
+    add.add_argument("--oversee", default="", metavar="T1,T2",
+                     help="further teams a manager, supervisor or admin oversees (replaces the list)")
     add.set_defaults(handler=_users_add)
 
     audit = commands.add_parser("audit", help="the audit log as CSV on stdout, oldest first")
@@ -87,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.set_defaults(handler=_audit)
 
     _add_invite_commands(commands)
+    _add_playbooks_commands(commands)
 
     export = commands.add_parser("export", help="export data as CSV").add_subparsers(title="export commands")
     decisions = export.add_parser("decisions", help="one row per decision, CSV on stdout")
@@ -127,34 +145,126 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
         return 0
 
 
-def _lint(args: argparse.Namespace, config: Config) -> int:
-    if args.paths:
-        problems = []
-        files: list[Path] = []
-        for raw in args.paths:
-            path = Path(raw)
-            if path.is_dir():
-                _, found = load_directory(path)
-                problems.extend(found)
-            elif path.exists():
-                files.append(path)
-            else:
-                print(f"{raw}: no such file or folder", file=sys.stderr)
-                return EXIT_USAGE
-        if files:
-            _, found = load_files(files)
+def _languages(value: str) -> list[str]:
+    codes = [code.strip() for code in value.split(",") if code.strip()]
+    if not codes:
+        raise argparse.ArgumentTypeError("give language codes separated by commas, such as en,it")
+    return codes
+
+
+class _NoSuchPath(Exception):
+    pass
+
+
+def _load_paths(paths: Sequence[str], config: Config, languages: Sequence[str] | None = None,
+                ) -> tuple[list[Playbook], list[Problem], int]:
+    """Playbooks and problems of files and folders (default: the configured folder), and how many files."""
+    if not paths:
+        if not config.playbooks_dir.is_dir():
+            raise PlaybookLoadError([])
+        playbooks, problems = load_directory(config.playbooks_dir, languages=languages)
+        return playbooks, problems, len(playbook_files(config.playbooks_dir))
+    playbooks, problems, files = [], [], []
+    count = 0
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found_playbooks, found = load_directory(path, languages=languages)
+            playbooks.extend(found_playbooks)
             problems.extend(found)
-        count = len(files) + sum(len(playbook_files(Path(p))) for p in args.paths if Path(p).is_dir())
+            count += len(playbook_files(path))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise _NoSuchPath(raw)
+    if files:
+        found_playbooks, found = load_files(files, languages=languages)
+        playbooks.extend(found_playbooks)
+        problems.extend(found)
+        count += len(files)
+    return playbooks, problems, count
+
+
+def _lint(args: argparse.Namespace, config: Config) -> int:
+    languages = args.languages or sorted({config.default_language, *(t.language for t in config.teams
+                                                                     if t.language)})
+    try:
+        _, problems, count = _load_paths(args.paths, config, languages)
+    except _NoSuchPath as exc:
+        print(f"{exc}: no such file or folder", file=sys.stderr)
+        return EXIT_USAGE
+    errors = sum(1 for p in problems if p.severity == "error")
+    summary = f"{count} playbook file(s) checked: {errors} error(s), {len(problems) - errors} warning(s)"
+    if args.format == "json":
+        import json
+
+        print(json.dumps([{"file": p.file, "line": p.line, "column": p.column, "severity": p.severity,
+                           "message": p.message} for p in problems], ensure_ascii=False, indent=2))
+        print(summary, file=sys.stderr)
+    else:
+        for problem in problems:
+            print(problem)
+        print(summary)
+    return 1 if errors else 0
+
+
+def _test(args: argparse.Namespace, config: Config) -> int:
+    from bot.core.examples import failures, run_examples
+
+    try:
+        playbooks, problems, _ = _load_paths(args.paths, config)
+    except _NoSuchPath as exc:
+        print(f"{exc}: no such file or folder", file=sys.stderr)
+        return EXIT_USAGE
+    errors = [p for p in problems if p.severity == "error"]
+    for problem in errors:
+        print(problem)
+    results = [result for playbook in playbooks for result in run_examples(playbook)]
+    for result in failures(results):
+        print(result)
+    failed = len(failures(results)) + len(errors)
+    without = [p.path for p in playbooks if not p.examples]
+    for path in without:
+        print(f"{path}: no examples")
+    parts = [f"{len(results) - len(failures(results))} passed", f"{len(failures(results))} failed"]
+    if errors:
+        parts.append(f"{len(errors)} playbook error(s)")
+    print(", ".join(parts))
+    return 1 if failed else 0
+
+
+def _graph(args: argparse.Namespace, config: Config) -> int:
+    from bot.core.graph import FORMATS, GraphvizMissing, render
+
+    output = Path(args.output)
+    fmt = output.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        print(f"moments: -o {args.output}: the picture must end in .png or .svg", file=sys.stderr)
+        return EXIT_USAGE
+    source = Path(args.playbook)
+    if source.suffix in (".yaml", ".yml") and source.is_file():
+        playbooks, problems = load_files([source])
     else:
         if not config.playbooks_dir.is_dir():
             raise PlaybookLoadError([])
-        _, problems = load_directory(config.playbooks_dir)
-        count = len(playbook_files(config.playbooks_dir))
-    for problem in problems:
-        print(problem)
-    errors = sum(1 for p in problems if p.severity == "error")
-    print(f"{count} playbook file(s) checked: {errors} error(s), {len(problems) - errors} warning(s)")
-    return 1 if errors else 0
+        playbooks, problems = load_directory(config.playbooks_dir)
+    playbook = next((p for p in playbooks if p.id == args.playbook or Path(p.path) == source), None)
+    if playbook is None:
+        for problem in problems:
+            if problem.severity == "error":
+                print(problem, file=sys.stderr)
+        known = ", ".join(sorted(p.id for p in playbooks))
+        print(f"moments: no playbook {args.playbook!r}; known: {known or 'none'}", file=sys.stderr)
+        return 1
+    try:
+        data = render(playbook, fmt, args.language or config.default_language)
+    except GraphvizMissing as exc:
+        print(f"moments: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    output.write_bytes(data)
+    print(f"{output}: decision tree of {playbook.id} ({len(playbook.steps)} step(s), "
+          f"{len(playbook.outcomes)} outcome(s); ★ = favours the customer)")
+    return 0
 
 
 def _users_add(args: argparse.Namespace, config: Config) -> int:
@@ -165,14 +275,18 @@ def _users_add(args: argparse.Namespace, config: Config) -> int:
         try:
             await db.create_tables()
             async with db.session() as session:
-                _, created = await people.upsert_user(session, args.telegram_id, role=args.role,
-                                                      team=args.team or config.default_team, name=args.name)
+                user, created = await people.upsert_user(session, args.telegram_id, role=args.role,
+                                                         team=args.team or config.default_team, name=args.name)
+                if args.oversee:
+                    await people.set_oversight(session, user, [t.strip() for t in args.oversee.split(",") if t.strip()],
+                                               actor="shell")
             return created, args.team or config.default_team
         finally:
             await db.dispose()
 
     created, team = asyncio.run(add())
-    print(f"{'added' if created else 'updated'} {args.telegram_id} as {args.role} in team {team}")
+    also = f", overseeing {args.oversee}" if args.oversee else ""
+    print(f"{'added' if created else 'updated'} {args.telegram_id} as {args.role} in team {team}{also}")
     return 0
 
 
@@ -345,6 +459,74 @@ def _invite_revoke(args: argparse.Namespace, config: Config) -> int:
         print(f"moments: no invite #{args.invite_id} to revoke (unknown, or revoked already)", file=sys.stderr)
         return 1
     print(f"invite #{args.invite_id} revoked")
+    return 0
+
+
+
+# ---- moments playbooks sync | export ----------------------------------------------------------------------------
+
+def _add_playbooks_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = commands.add_parser("playbooks", help="playbooks in the database: sync the folder in, export live ones")
+    sub = group.add_subparsers(title="playbooks commands")
+    sync = sub.add_parser("sync", help="publish changed files of the playbooks folder (as at every start)")
+    sync.add_argument("--force", action="store_true",
+                      help="publish changed files even over a newer version uploaded or rolled back in the bot")
+    sync.set_defaults(handler=_playbooks_sync)
+    export = sub.add_parser("export", help="write the live versions to DIR/<category>/<id>.yaml")
+    export.add_argument("directory", type=Path)
+    export.set_defaults(handler=_playbooks_export)
+
+
+def _playbooks_sync(args: argparse.Namespace, config: Config) -> int:
+    from bot.core.authoring import sync_files
+    from storage.playbooks import ensure_columns
+
+    if not config.playbooks_dir.is_dir():
+        raise PlaybookLoadError([])
+    playbooks, problems = load_directory(config.playbooks_dir)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise PlaybookLoadError(errors)
+
+    async def sync() -> tuple[list[str], list[str]]:
+        db = Database(config.database_url)
+        try:
+            await db.create_tables()
+            await ensure_columns(db)
+            report = await sync_files(db, playbooks, force=args.force)
+            return report.published, report.kept
+        finally:
+            await db.dispose()
+
+    published, kept = asyncio.run(sync())
+    for path in published:
+        print(f"published {path}")
+    for path in kept:
+        print(f"kept the bot's version over {path} (use --force to publish the file)")
+    print(f"{len(published)} published, {len(kept)} kept, {len(playbooks) - len(published) - len(kept)} unchanged")
+    return 0
+
+
+def _playbooks_export(args: argparse.Namespace, config: Config) -> int:
+    from storage import playbooks as store
+
+    async def live() -> list[tuple[str, str, str]]:
+        db = Database(config.database_url)
+        try:
+            await db.create_tables()
+            await store.ensure_columns(db)
+            async with db.session() as session:
+                return [(state.category, state.playbook_id, text) for state, text in await store.live_sources(session)]
+        finally:
+            await db.dispose()
+
+    found = asyncio.run(live())
+    for category, playbook_id, text in found:
+        target = args.directory / category / f"{playbook_id}.yaml"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}")
+    print(f"{len(found)} live playbook(s) exported to {args.directory}")
     return 0
 
 

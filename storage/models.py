@@ -172,6 +172,54 @@ class PlaybookVersion(SQLModel, table=True):
     source: str = Field(sa_column=Column(Text, nullable=False))
     origin: str = Field(default="", max_length=512)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Authoring (bot/core/authoring.py): who first published this content, why, and when it first went live.
+    author_id: int | None = Field(default=None, foreign_key="users.id")  # None: a file or the shell
+    changelog: str = Field(default="", max_length=256)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PlaybookPublication(SQLModel, table=True):
+    """Every time a version became live (a file sync, an upload, a roll back): the history managers read."""
+
+    __tablename__ = "playbook_publications"
+    __table_args__ = (Index("ix_playbook_publications_playbook", "playbook_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    playbook_id: str = Field(max_length=64)
+    version: str = Field(max_length=64)
+    origin: str = Field(default="", max_length=512)  # a file path, or bot:upload / bot:rollback
+    author_id: int | None = Field(default=None, foreign_key="users.id")
+    author: str = Field(default="", max_length=128)  # how the author was known then
+    changelog: str = Field(default="", max_length=256)
+    published_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PlaybookState(SQLModel, table=True):
+    """The live pointer of each playbook, and whether it is retired (hidden from staff, history kept)."""
+
+    __tablename__ = "playbook_state"
+
+    playbook_id: str = Field(primary_key=True, max_length=64)
+    live_version: str = Field(max_length=64)
+    category: str = Field(default="general", max_length=64)
+    retired: bool = False
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PlaybookDraft(SQLModel, table=True):
+    """An uploaded playbook waiting for Publish or Discard; kept in the database so buttons survive a restart."""
+
+    __tablename__ = "playbook_drafts"
+
+    id: str = Field(primary_key=True, max_length=16)
+    playbook_id: str = Field(max_length=64)
+    version: str = Field(max_length=64)
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    filename: str = Field(default="", max_length=256)
+    changelog: str = Field(default="", max_length=256)
+    uploader_id: int | None = Field(default=None, foreign_key="users.id")
+    status: str = Field(default="pending", max_length=16)  # pending | published | discarded
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Conversation(SQLModel, table=True):

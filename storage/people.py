@@ -122,3 +122,25 @@ async def overseen_team_ids(session: AsyncSession, user_id: int | None) -> list[
         return []
     query = select(TeamOversight.team_id).where(TeamOversight.user_id == user_id)
     return list((await session.exec(query)).all())
+
+
+async def set_oversight(session: AsyncSession, user: User, teams: list[str], *, actor_id: int | None = None,
+                        actor: str = "shell") -> None:
+    """Replace the further teams `user` oversees; audited."""
+    assert user.id is not None
+    before = sorted(await _overseen_names(session, user.id))
+    for row in (await session.exec(select(TeamOversight).where(TeamOversight.user_id == user.id))).all():
+        await session.delete(row)
+    for name in sorted(set(teams)):
+        team = await ensure_team(session, name)
+        assert team.id is not None
+        session.add(TeamOversight(user_id=user.id, team_id=team.id))
+    audit(session, "person.oversight_changed", actor_id=actor_id, actor=actor, subject=str(user.telegram_id),
+          team_id=user.team_id, before={"oversees": before}, after={"oversees": sorted(set(teams))})
+    await session.commit()
+
+
+async def _overseen_names(session: AsyncSession, user_id: int) -> list[str]:
+    query = select(Team.name).join(TeamOversight, col(TeamOversight.team_id) == Team.id) \
+        .where(TeamOversight.user_id == user_id)
+    return list((await session.exec(query)).all())

@@ -13,12 +13,14 @@ from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageReplyMarkup,
     EditMessageText,
+    GetFile,
     GetMe,
+    SendDocument,
     SendMessage,
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
-from aiogram.types import Chat, InlineKeyboardMarkup, Message, User
+from aiogram.types import BufferedInputFile, Chat, Document, File, InlineKeyboardMarkup, Message, User
 
 _MESSAGE_IDS = itertools.count(1000)  # shared, so a "restarted" bot never reuses an id
 BOT_USER = User(id=42, is_bot=True, first_name="Moments", username="moments_test_bot")
@@ -34,6 +36,9 @@ class RecordingSession(BaseSession):
         self.screens: dict[tuple[int, int], tuple[str, InlineKeyboardMarkup | None]] = {}
         self.last_with_keyboard: dict[int, int] = {}
         self.fail_next: list[Exception] = []
+        # Files people sent (file id → bytes), served by getFile and the download; and documents the bot sent.
+        self.files: dict[str, bytes] = {}
+        self.documents: list[tuple[int, str, bytes]] = []  # (chat id, file name, content)
 
     async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None) -> Any:
         self.requests.append(method)
@@ -50,6 +55,19 @@ class RecordingSession(BaseSession):
             return self._message(int(method.chat_id or 0), int(method.message_id or 0), "", method.reply_markup)
         if isinstance(method, AnswerCallbackQuery):
             return True
+        if isinstance(method, GetFile):
+            return File(file_id=method.file_id, file_unique_id=method.file_id,
+                        file_size=len(self.files.get(method.file_id, b"")), file_path=f"documents/{method.file_id}")
+        if isinstance(method, SendDocument):
+            document = method.document
+            data = document.data if isinstance(document, BufferedInputFile) else b""
+            name = document.filename if isinstance(document, BufferedInputFile) else ""
+            self.documents.append((int(method.chat_id), name or "", data))
+            return Message(message_id=next(_MESSAGE_IDS), date=datetime.now(UTC),
+                           chat=Chat(id=int(method.chat_id), type="private"), from_user=BOT_USER,
+                           caption=method.caption,
+                           document=Document(file_id=f"sent{len(self.documents)}", file_unique_id="u",
+                                             file_name=name, file_size=len(data)))
         return True
 
     def _message(self, chat_id: int, message_id: int, text: str, markup: Any) -> Message:
@@ -66,7 +84,9 @@ class RecordingSession(BaseSession):
 
     async def stream_content(self, url: str, headers: dict[str, Any] | None = None, timeout: int = 30,
                              chunk_size: int = 65536, raise_for_status: bool = True) -> AsyncGenerator[bytes, None]:
-        yield b""
+        data = self.files.get(url.rsplit("/", 1)[-1], b"")
+        for start in range(0, len(data), chunk_size):
+            yield data[start:start + chunk_size]
 
     def sent(self, kind: type) -> list[Any]:
         return [r for r in self.requests if isinstance(r, kind)]

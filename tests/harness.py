@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.types import CallbackQuery, Chat, InlineKeyboardMarkup, Message, MessageEntity, Update, User
+from aiogram.types import CallbackQuery, Chat, Document, InlineKeyboardMarkup, Message, MessageEntity, Update, User
 
 from bot.app import App, build_app, build_dispatcher
 from bot.config import Config
@@ -73,6 +73,19 @@ class Person:
 
     async def send(self, text: str) -> Update:
         update = self.message_update(text)
+        await self.h.feed(update)
+        return update
+
+    async def send_document(self, data: bytes, filename: str = "playbook.yaml", caption: str | None = None,
+                            file_size: int | None = -1) -> Update:
+        """Send a file as a document; the bot can getFile and download it. file_size -1: the real size."""
+        file_id = f"f{next(_message_ids)}"
+        self.h.session.files[file_id] = data
+        document = Document(file_id=file_id, file_unique_id=file_id, file_name=filename,
+                            file_size=len(data) if file_size == -1 else file_size)
+        message = Message(message_id=next(_message_ids), date=datetime.now(UTC), chat=self.chat,
+                          from_user=self.user, document=document, caption=caption)
+        update = Update(update_id=next(_update_ids), message=message)
         await self.h.feed(update)
         return update
 

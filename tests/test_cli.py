@@ -106,3 +106,28 @@ def test_bot_refuses_to_start_on_an_invalid_shipped_playbook(tmp_path: Path, mon
     assert main(["run"]) == 2
     err = capsys.readouterr().err
     assert "broken.yaml:" in err and "unknown step 'nowhere'" in err and "refusing to start" in err
+
+
+async def test_users_add_with_oversight(config: Config, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from sqlmodel import select
+
+    from storage.db import Database
+    from storage.models import AuditEntry, Team, TeamOversight
+
+    env(monkeypatch, config)
+    assert await cli("users", "add", "901", "--role", "supervisor", "--team", "shop-1", "--oversee",
+                     "shop-2, shop-3") == 0
+    assert "overseeing shop-2, shop-3" in capsys.readouterr().out
+    assert await cli("users", "add", "901", "--role", "supervisor", "--oversee", "shop-3") == 0
+    db = Database(config.database_url)
+    try:
+        async with db.session() as session:
+            names = (await session.exec(select(Team.name).join(TeamOversight, TeamOversight.team_id == Team.id)))
+            assert list(names.all()) == ["shop-3"]
+            changes = (await session.exec(select(AuditEntry).where(AuditEntry.action == "person.oversight_changed")
+                                          .order_by(AuditEntry.id))).all()
+            assert [c.after for c in changes] == [{"oversees": ["shop-2", "shop-3"]}, {"oversees": ["shop-3"]}]
+            assert changes[1].before == {"oversees": ["shop-2", "shop-3"]}
+    finally:
+        await db.dispose()

@@ -640,7 +640,8 @@ def test_duplicate_playbook_id_across_files(tmp_path: Path) -> None:
     problem = problems[0]
     assert problem.file == str(Path("playbooks/travel/also-demo.yaml"))
     assert at(problem) == (2, 5)
-    assert problem.message == f"duplicate playbook id 'demo' (also in {Path('playbooks/retail/demo.yaml')})"
+    assert problem.message.startswith(f"duplicate playbook id 'demo' (also in {Path('playbooks/retail/demo.yaml')}): ")
+    assert "give this one its own id" in problem.message
 
 
 def test_no_outcome_favours_the_customer() -> None:

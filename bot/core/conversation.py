@@ -60,6 +60,8 @@ class Flow:
     escalation_id: int | None = None
     escalation: str | None = None
     lead_user_id: int | None = None
+    # A manager trying a draft playbook (bot/core/authoring.py): walked as staff would, never recorded.
+    trial: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -470,6 +472,8 @@ def _skip_reaction(playbook: Playbook, flow: Flow, action: Skip, rules: Rules) -
 
 
 def _ask_lead(playbook: Playbook, flow: Flow, action: AskLead, rules: Rules) -> Transition:
+    if flow.trial:
+        return Transition(flow, Expired())  # a trial of a draft never reaches a real lead
     if flow.stage is Stage.NOTE and not flow.over_limit:
         return Transition(flow, Expired())  # within the limit there is nothing to ask
     if flow.stage is Stage.STEP and current_step(playbook, flow) is None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from bot.core.playbook import ROLES, Option, Outcome, Playbook, Step
+from bot.core.playbook import ROLES, Example, Option, Outcome, Playbook, Step
 from bot.core.problems import Problem
 from bot.core.text import Text, TextList
 from bot.core.yamlpos import ParsedYaml, PathKey, Position, YamlSyntaxError, parse_yaml
@@ -34,11 +34,12 @@ MAX_LENGTH = {
 MIN_OPTIONS, MAX_OPTIONS = 2, 8
 
 TOP_KEYS = {"id", "title", "summary", "category", "triggers", "principle", "limits", "start", "steps",
-            "outcomes", "tags", "on_timeout"}
+            "outcomes", "tags", "on_timeout", "examples"}
 REQUIRED_TOP = ("id", "title", "summary", "principle", "start", "steps", "outcomes")
 STEP_KEYS = {"ask", "options"}
 OPTION_KEYS = {"label", "next", "outcome"}
 OUTCOME_KEYS = {"title", "say", "steps", "money", "favours_customer"}
+EXAMPLE_KEYS = {"answers", "expect"}
 
 
 def content_version(source: str) -> str:
@@ -200,6 +201,7 @@ def parse_playbook(source: str, file: str, category_default: str = "general") ->
     if steps and outcomes and isinstance(start, str) and start in steps:
         _check_graph(check, start, steps, outcomes)
     on_timeout = _on_timeout(check, doc, outcomes)
+    examples = _examples(check, doc.get("examples"), outcomes) if "examples" in doc else ()
     if outcomes and not any(o.favours_customer for o in outcomes.values()):
         check.error(("outcomes",), "no outcome favours the customer: mark at least one "
                                    "with 'favours_customer: true'")
@@ -209,7 +211,7 @@ def parse_playbook(source: str, file: str, category_default: str = "general") ->
     return Playbook(
         id=playbook_id, title=title, summary=summary, category=category, triggers=triggers,
         principle=principle, limits=limits, start=str(start), steps=steps, outcomes=outcomes,
-        version=content_version(source), source=source, path=file, on_timeout=on_timeout,
+        version=content_version(source), source=source, path=file, on_timeout=on_timeout, examples=examples,
     ), check.problems
 
 
@@ -227,6 +229,53 @@ def _on_timeout(check: _Checker, doc: dict[Any, Any], outcomes: dict[str, Outcom
         check.error(("on_timeout",), f"on_timeout names unknown outcome '{value}'{suggestion}")
         return None
     return value
+
+
+def _examples(check: _Checker, value: Any, outcomes: dict[str, Outcome]) -> tuple[Example, ...]:
+    """Playbook tests: a list of {answers: [label, ...], expect: outcome-id}; `moments test` runs them."""
+    if not isinstance(value, list):
+        check.error(("examples",), f"examples must be a list of {{answers: [...], expect: ...}}, "
+                                   f"got {_type_name(value)}")
+        return ()
+    examples: list[Example] = []
+    for index, raw in enumerate(value):
+        path: PathKey = ("examples", index)
+        what = f"example {index + 1}"
+        raw = check.mapping(raw, path, what)
+        if raw is None:
+            continue
+        check.unknown_keys(raw, EXAMPLE_KEYS, path, what)
+        ok = True
+        for key in sorted(EXAMPLE_KEYS - set(raw)):
+            check.error(path, f"missing required field '{key}' in {what}")
+            ok = False
+        answers = raw.get("answers")
+        if "answers" in raw:
+            if not isinstance(answers, list) or not answers:
+                check.error((*path, "answers"), f"answers of {what} must be a list of button labels, "
+                                                f"got {_type_name(answers) if answers != [] else 'an empty list'}")
+                ok = False
+            else:
+                for number, answer in enumerate(answers, 1):
+                    if not isinstance(answer, str):
+                        hint = ' (quote "Yes" and "No")' if isinstance(answer, bool) else ""
+                        check.error((*path, "answers", number - 1), f"answer {number} of {what} must be a "
+                                                                     f"label, got {_type_name(answer)}{hint}")
+                        ok = False
+        expect = raw.get("expect")
+        if "expect" in raw:
+            if not isinstance(expect, str):
+                check.error((*path, "expect"), f"expect of {what} must be an outcome id, got {_type_name(expect)}")
+                ok = False
+            elif outcomes and expect not in outcomes:
+                hint = process.extractOne(expect, sorted(outcomes), scorer=fuzz.ratio, score_cutoff=70)
+                suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+                check.error((*path, "expect"), f"expect of {what} names unknown outcome '{expect}'{suggestion}")
+                ok = False
+        if ok:
+            pos = check.parsed.position(path)
+            examples.append(Example(answers=tuple(answers), expect=str(expect), line=pos.line, column=pos.column))
+    return tuple(examples)
 
 
 def _limits(check: _Checker, value: Any) -> dict[str, Decimal]:
@@ -400,9 +449,10 @@ def category_for(file: Path, root: Path) -> str:
     return parts[0] if len(parts) > 1 else "general"
 
 
-def load_files(files: Iterable[Path], root: Path | None = None,
-               display_root: Path | None = None) -> tuple[list[Playbook], list[Problem]]:
-    """Load many files; ids must be unique across them."""
+def load_files(files: Iterable[Path], root: Path | None = None, display_root: Path | None = None,
+               languages: Iterable[str] | None = None) -> tuple[list[Playbook], list[Problem]]:
+    """Load many files; ids must be unique across them. Warnings (bot/core/checks.py) never block loading:
+    long paths, triggers two playbooks share, and, when `languages` is given, texts missing in one of them."""
     playbooks: list[Playbook] = []
     problems: list[Problem] = []
     seen: dict[str, str] = {}
@@ -421,15 +471,20 @@ def load_files(files: Iterable[Path], root: Path | None = None,
         if playbook.id in seen:
             pos = parse_yaml(source).position(("id",))
             problems.append(Problem(shown, pos.line, pos.column,
-                                    f"duplicate playbook id '{playbook.id}' (also in {seen[playbook.id]})"))
+                                    f"duplicate playbook id '{playbook.id}' (also in {seen[playbook.id]}): "
+                                    "it is the id of another playbook; give this one its own id "
+                                    "(this file is skipped)"))
             continue
         seen[playbook.id] = shown
         playbooks.append(playbook)
+    from bot.core.checks import check_playbooks  # checks reads playbooks; imported here to keep the layering flat
+
+    problems.extend(check_playbooks(playbooks, languages))
     return playbooks, problems
 
 
-def load_directory(root: Path) -> tuple[list[Playbook], list[Problem]]:
-    return load_files(playbook_files(root), root=root, display_root=root.parent)
+def load_directory(root: Path, languages: Iterable[str] | None = None) -> tuple[list[Playbook], list[Problem]]:
+    return load_files(playbook_files(root), root=root, display_root=root.parent, languages=languages)
 
 
 def _display(file: Path, base: Path | None) -> str:

@@ -30,6 +30,7 @@ class Result:
     screen: conv.Screen
     rules: conv.Rules | None = None
     decision: Decision | None = None
+    trial: bool = False  # a trial flow of a draft reached its end: nothing was recorded
 
 
 class MomentService:
@@ -68,6 +69,14 @@ class MomentService:
         transition = conv.start(playbook, self.clock())
         return Result(playbook, transition.flow, transition.screen, self.rules_for(playbook, person))
 
+    async def begin_trial(self, person: Person, playbook: Playbook) -> Result:
+        """Walk a draft (not live) playbook as staff would; the flow is marked so nothing is recorded."""
+        self.catalog.remember(playbook)
+        transition = conv.start(playbook, self.clock())
+        assert transition.flow is not None
+        transition.flow.trial = True
+        return Result(playbook, transition.flow, transition.screen, self.rules_for(playbook, person))
+
     async def current(self, person: Person, flow_data: Mapping[str, Any] | None) -> Result:
         """Redraw the flow as it stands (after a restart, or when someone asks where they were)."""
         flow, playbook = await self._restore(flow_data)
@@ -87,6 +96,8 @@ class MomentService:
         if not isinstance(transition.screen, conv.Complete):
             return Result(playbook, transition.flow, transition.screen, rules)
         assert transition.flow is not None
+        if transition.flow.trial:
+            return Result(playbook, None, transition.screen, rules, trial=True)
         draft = draft_decision(playbook, transition.flow, limit=rules.limit, decimals=rules.decimals,
                                currency=person.currency, now=self.clock())
         async with self.db.session() as session:

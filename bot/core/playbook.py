@@ -35,6 +35,16 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class Example:
+    """A playbook test: these answers (button labels, in order) must end in outcome `expect`."""
+
+    answers: tuple[str, ...]
+    expect: str
+    line: int = 0  # where the example is written, for reports
+    column: int = 0
+
+
+@dataclass(frozen=True)
 class Playbook:
     id: str
     title: Text
@@ -50,6 +60,7 @@ class Playbook:
     source: str = ""
     path: str = ""
     on_timeout: str | None = None  # outcome taken when no lead answers an escalation in time
+    examples: tuple[Example, ...] = ()  # playbook tests, run by `moments test` and before a publish
 
     @property
     def step_ids(self) -> list[str]:

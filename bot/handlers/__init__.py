@@ -7,9 +7,11 @@ from aiogram import Router
 from bot.handlers import (
     admin,
     audit,
+    authoring,
     errors,
     escalation,
     fallback,
+    graph,
     history,
     invites,
     limits,
@@ -30,6 +32,8 @@ def routers() -> list[Router]:
         invites.router(),
         team.router(),
         audit.router(),
+        authoring.router(),  # managers' .yaml uploads and /playbooks
+        graph.router(),  # /graph ID: a playbook's decision tree as a picture
         limits.router(),
         privacy.router(),
         history.router(),

@@ -20,6 +20,8 @@ def _view(result: Result, person: Person, screens: Screens) -> View:
     lang = person.language
     if result.decision is not None:
         return screens.confirmed(lang, result.playbook, result.decision)
+    if result.trial:
+        return screens.simple("authoring_trial_done.html.j2", lang)
     if isinstance(result.screen, conv.Cancelled):
         return screens.simple("cancelled.html.j2", lang)
     if result.playbook is None or isinstance(result.screen, conv.Expired):
