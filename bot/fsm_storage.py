@@ -31,14 +31,14 @@ class DatabaseStorage(BaseStorage):
 
     async def get_state(self, key: StorageKey) -> str | None:
         row = await conversations.load(self.db, self._key(key))
-        return row.state if row else None
+        return row[0] if row else None
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         await conversations.save(self.db, self._key(key), data=dict(data))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         row = await conversations.load(self.db, self._key(key))
-        return dict(row.data) if row and row.data else {}
+        return row[1] if row else {}
 
     async def close(self) -> None:
         """The database is closed by its owner, not by the dispatcher."""

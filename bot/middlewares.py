@@ -16,7 +16,6 @@ from bot.core.people import Person
 from bot.ui.render import Renderer
 from storage import people
 from storage.db import Database
-from storage.models import Team
 from storage.updates import claim_update
 
 log = logging.getLogger(__name__)
@@ -75,26 +74,28 @@ class IdentifyPerson(BaseMiddleware):
         return bool(self.onboarding_states) and state is not None and await state.get_state() in self.onboarding_states
 
     async def _person(self, sender: TelegramUser) -> Person | None:
-        async with self.db.session() as session:
-            # One query for the person and their team: this runs on every update.
-            user, team = await people.user_and_team(session, sender.id)
-            if user is None and sender.id in self.config.admins:
-                # Admins named in config exist from their first message on.
-                user, _ = await people.upsert_user(session, sender.id, role="admin", team=self.config.default_team,
-                                                   name=sender.full_name, actor="admins in config",
-                                                   language=self._language(sender.language_code))
-                team = await session.get(Team, user.team_id) if user.team_id is not None else None
-            if user is None or not user.active:
-                return None
-            # Staff and leads (most updates) cover their own team only: spare them the query.
-            oversees = await people.overseen_team_ids(session, user.id) if user.role in OVERSEERS else []
-        assert user.id is not None
+        # One Core query for the person and their team: this runs on every update.
+        found = await people.person_row(self.db, sender.id)
+        if found is None and sender.id in self.config.admins:
+            # Admins named in config exist from their first message on.
+            async with self.db.session() as session:
+                await people.upsert_user(session, sender.id, role="admin", team=self.config.default_team,
+                                         name=sender.full_name, actor="admins in config",
+                                         language=self._language(sender.language_code))
+            found = await people.person_row(self.db, sender.id)
+        if found is None or not found.active:
+            return None
+        # Staff and leads (most updates) cover their own team only: spare them the query.
+        oversees: list[int] = []
+        if found.role in OVERSEERS:
+            async with self.db.session() as session:
+                oversees = await people.overseen_team_ids(session, found.id)
         return Person(
-            user_id=user.id, telegram_id=user.telegram_id, name=user.name or sender.full_name, role=user.role,
-            team_id=user.team_id, team=team.name if team else None, language=user.language,
-            currency=(team.currency if team and team.currency else self.config.currency),
-            timezone=(team.timezone if team and team.timezone else self.config.default_timezone),
-            team_limits={role: Decimal(amount) for role, amount in (team.limits if team else {}).items()},
+            user_id=found.id, telegram_id=found.telegram_id, name=found.name or sender.full_name, role=found.role,
+            team_id=found.team_id, team=found.team_name, language=found.language,
+            currency=found.currency or self.config.currency,
+            timezone=found.timezone or self.config.default_timezone,
+            team_limits={role: Decimal(amount) for role, amount in (found.limits or {}).items()},
             oversees=frozenset(oversees),
         )
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Protocol
 
+from sqlalchemy import Row
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.audit import audit
+from storage.db import Database
 from storage.models import Team, TeamOversight, User
 
 
@@ -27,11 +30,19 @@ async def user_by_telegram_id(session: AsyncSession, telegram_id: int) -> User |
     return result.first()
 
 
-async def user_and_team(session: AsyncSession, telegram_id: int) -> tuple[User | None, Team | None]:
-    query = select(User, Team).join(Team, col(Team.id) == User.team_id, isouter=True) \
-        .where(User.telegram_id == telegram_id)
-    row = (await session.exec(query)).first()
-    return (row[0], row[1]) if row else (None, None)
+async def person_row(db: Database, telegram_id: int) -> Row[Any] | None:
+    """The person and their team's settings in one Core query (no ORM session: it runs on every update).
+
+    Columns: id, telegram_id, name, role, team_id, language, active, team_name, currency, timezone, limits.
+    """
+    users, teams = User.__table__, Team.__table__  # type: ignore[attr-defined]
+    query = (sa_select(users.c.id, users.c.telegram_id, users.c.name, users.c.role, users.c.team_id,
+                       users.c.language, users.c.active, teams.c.name.label("team_name"), teams.c.currency,
+                       teams.c.timezone, teams.c.limits)
+             .select_from(users.outerjoin(teams, teams.c.id == users.c.team_id))
+             .where(users.c.telegram_id == telegram_id))
+    async with db.engine.connect() as connection:
+        return (await connection.execute(query)).first()
 
 
 async def team_by_name(session: AsyncSession, name: str) -> Team | None:

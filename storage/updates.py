@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from storage.db import Database
 from storage.models import ProcessedUpdate
+from storage.types import utcnow
 
 
 async def claim_update(db: Database, bot_id: int, update_id: int) -> bool:
-    """True the first time an update is seen; False for a repeat."""
-    async with db.session() as session:
-        session.add(ProcessedUpdate(bot_id=bot_id, update_id=update_id))
-        try:
-            await session.commit()
-        except IntegrityError:
-            await session.rollback()
-            return False
+    """True the first time an update is seen; False for a repeat. Core, not ORM: it runs on every update."""
+    table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+    try:
+        async with db.engine.begin() as connection:
+            await connection.execute(insert(table).values(bot_id=bot_id, update_id=update_id, processed_at=utcnow()))
+    except IntegrityError:
+        return False
     return True
 
 

@@ -60,7 +60,7 @@ class Renderer:
 
     def warm(self) -> None:
         """Compile every template and load the currency data now, so no person waits for it later."""
-        for name in self.env.list_templates(extensions=["j2"]):
+        for name in self.env.list_templates(filter_func=lambda name: name.endswith(".html.j2")):
             self.env.get_template(name)
         self.money(0)
 
