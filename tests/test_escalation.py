@@ -325,11 +325,17 @@ async def test_cancel_while_waiting_and_leaving_with_a_command(harness: Harness)
     assert "Nothing was recorded" in ann.screen()[0]
     await walk_to_outcome(ann)
     await ann.press(ASK)
-    await ann.send("/cancel")  # leaves the flow; the lead's answer then finds nobody waiting
+    await ann.send("/cancel")  # leaves the flow: the question is closed at once, the leads are told
+    assert [e.status for e in await rows(harness, Escalation)] == ["cancelled", "cancelled"]
+    assert "Ann no longer waits for an answer." in bob.screen()[0] and bob.screen()[1] == []
     second = (await rows(harness, Escalation))[-1]
     await bob.press_data(answer(second.id, LeadAnswer.APPROVE))
     assert bob.alerts()[-1] == "Ann no longer waits for an answer. Nothing changed."
     assert [e.status for e in await rows(harness, Escalation)] == ["cancelled", "cancelled"]
+    await walk_to_outcome(ann)
+    await ann.press(ASK)
+    await ann.send("/start")  # the menu: the same
+    assert [e.status for e in await rows(harness, Escalation)] == ["cancelled"] * 3
     assert await rows(harness, Decision) == []
 
 

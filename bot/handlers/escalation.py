@@ -184,6 +184,18 @@ class Desk:
         if withdrawn is not None:
             await self._show_to_leads(withdrawn)
 
+    async def abandon(self, state: FSMContext) -> None:
+        """The person left the flow another way (/start, /cancel) while a lead was asked: close the question,
+        so leads are not left answering someone who no longer waits."""
+        flow_data = await load_flow(state) or {}
+        escalation_id = flow_data.get("escalation_id")
+        if flow_data.get("stage") != conv.Stage.WAITING.value or escalation_id is None:
+            return
+        withdrawn = await self.service.withdraw(escalation_id)
+        if withdrawn is not None:
+            jobs.cancel_escalation_timeout(escalation_id)
+            await self._show_to_leads(withdrawn)
+
     async def _settled_meanwhile(self, escalation_id: int, state: FSMContext,
                                  query: CallbackQuery | None = None) -> None:
         """The staff member acted on a question that was answered (or timed out) a moment ago."""

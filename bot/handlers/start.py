@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, Dispatcher, F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.core.catalog import Catalog
 from bot.core.people import Person
+from bot.handlers.escalation import Desk
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.screens import Screens
 from bot.ui.send import edit_or_send, reply
 
 
-async def start(message: Message, state: FSMContext, person: Person, screens: Screens) -> None:
+async def start(message: Message, state: FSMContext, person: Person, screens: Screens,
+                dispatcher: Dispatcher, bot: Bot) -> None:
+    await Desk(dispatcher, bot).abandon(state)
     await state.clear()
     await reply(message, screens.welcome(person.language, person.name))
 
@@ -23,7 +26,9 @@ async def help_command(message: Message, person: Person, screens: Screens) -> No
     await reply(message, screens.simple("help.html.j2", person.language))
 
 
-async def cancel(message: Message, state: FSMContext, person: Person, screens: Screens) -> None:
+async def cancel(message: Message, state: FSMContext, person: Person, screens: Screens,
+                 dispatcher: Dispatcher, bot: Bot) -> None:
+    await Desk(dispatcher, bot).abandon(state)
     await state.clear()
     await reply(message, screens.simple("cancelled.html.j2", person.language))
 
