@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
@@ -29,6 +29,7 @@ from bot.handlers import routers
 from bot.handlers.escalation import Desk
 from bot.handlers.onboarding import ONBOARDING_STATES
 from bot.middlewares import DeduplicateUpdates, IdentifyPerson
+from bot.notify import Notifications
 from bot.permissions import RequirePermission
 from bot.pinning import pin_response_models
 from bot.retry import RetryMiddleware
@@ -51,8 +52,11 @@ class App:
     renderer: Renderer
     screens: Screens
     moments: MomentService
+    # Messages to many people (change notes) sent in the background; drained before the app closes.
+    notifications: Notifications = field(default_factory=Notifications)
 
     async def close(self) -> None:
+        await self.notifications.drain(timeout=10)
         await self.db.dispose()
 
 
@@ -108,6 +112,7 @@ def build_dispatcher(app: App) -> Dispatcher:
     dp["escalations"] = EscalationService(
         app.moments, timeout_seconds=app.config.escalation_timeout_seconds, default_currency=app.config.currency,
         default_timezone=app.config.default_timezone)
+    dp["notifications"] = app.notifications
     dp.update.outer_middleware(DeduplicateUpdates(app.db))
     identify = IdentifyPerson(app.db, app.config, app.renderer, onboarding_states=ONBOARDING_STATES)
     dp.message.outer_middleware(identify)
@@ -147,12 +152,14 @@ async def run(config: Config) -> None:
         scheduler.start(Running(app, bot, dp), config.database_url)
         await Desk(dp, bot).sweep()
         jobs.schedule_retention_purge()
+        await jobs.schedule_weekly_digests(app)  # Monday 08:00 (config digest:) in each team's time zone
         # Everything loaded so far lives as long as the process: keep it out of the collector's full
         # passes, which otherwise stall the bot for ~200 ms a few times a minute under load.
         gc.collect()
         gc.freeze()
         await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types(), handle_signals=True)
     finally:
+        await app.notifications.drain(timeout=10)  # notes being sent finish while the bot can still send
         await scheduler.shutdown()
         await bot.session.close()
         await app.close()

@@ -105,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_invite_commands(commands)
     _add_playbooks_commands(commands)
+    _add_digest_commands(commands)
 
     export = commands.add_parser("export", help="export data as CSV").add_subparsers(title="export commands")
     decisions = export.add_parser("decisions", help="one row per decision, CSV on stdout")
@@ -528,6 +529,106 @@ def _playbooks_export(args: argparse.Namespace, config: Config) -> int:
         print(f"wrote {target}")
     print(f"{len(found)} live playbook(s) exported to {args.directory}")
     return 0
+
+
+# ---- moments digest show | push ---------------------------------------------------------------------------------
+
+def _add_digest_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = commands.add_parser("digest", help="the weekly digest of a team: print it, or send it to its managers")
+    sub = group.add_subparsers(title="digest commands")
+    show = sub.add_parser("show", help="print a team's digest (text) and write its chart to a PNG file")
+    show.add_argument("--team", required=True)
+    show.add_argument("--week", help="ISO week such as 2026-W47 (default: the last complete week)")
+    show.set_defaults(handler=_digest_show)
+    push = sub.add_parser("push", help="send a team's digest to its managers and supervisors now (needs a token)")
+    push.add_argument("--team", required=True)
+    push.add_argument("--week", help="ISO week such as 2026-W47 (default: the last complete week)")
+    push.add_argument("--again", action="store_true",
+                      help="send even if this team-week's digest went out already (no once-per-week claim)")
+    push.set_defaults(handler=_digest_push)
+
+
+def _plain(html_text: str) -> str:
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text))
+
+
+def _digest_show(args: argparse.Namespace, config: Config) -> int:
+    import tempfile
+
+    from bot.core.digest import WeekError
+    from bot.handlers.digest import build, team_week
+    from bot.ui.render import Renderer
+    from storage import digest as store
+
+    async def show() -> int:
+        db = Database(config.database_url)
+        try:
+            await db.create_tables()
+            async with db.session() as session:
+                team = await store.team_by_name(session, args.team)
+            if team is None:
+                print(f"moments: there is no team {args.team!r}", file=sys.stderr)
+                return 1
+            try:
+                week = team_week(team, config, args.week)
+            except WeekError as exc:
+                print(f"moments: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            digest = await build(db, Renderer(config.currency), config, team, week, config.default_language)
+        finally:
+            await db.dispose()
+        print("\n\n".join(_plain(text) for text in digest.messages))
+        if digest.chart is not None:
+            with tempfile.NamedTemporaryFile("wb", prefix=f"{digest.filename}-", suffix=".png",
+                                             delete=False) as out:
+                out.write(digest.chart)
+            print(f"\nchart: {out.name}")
+        return 0
+
+    return asyncio.run(show())
+
+
+def _digest_push(args: argparse.Namespace, config: Config) -> int:
+    from bot.app import build_bot
+    from bot.core.digest import WeekError
+    from bot.handlers.digest import push
+    from bot.ui.render import Renderer
+    from storage import digest as store
+
+    config.require_token()
+
+    async def send() -> int:
+        db = Database(config.database_url)
+        bot = build_bot(config)
+        try:
+            await db.create_tables()
+            async with db.session() as session:
+                team = await store.team_by_name(session, args.team)
+            if team is None or team.id is None:
+                print(f"moments: there is no team {args.team!r}", file=sys.stderr)
+                return 1
+            try:
+                report = await push(db, Renderer(config.currency), config, bot, team.id, week_label=args.week,
+                                    claim=not args.again)
+            except WeekError as exc:
+                print(f"moments: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+        finally:
+            await bot.session.close()
+            await db.dispose()
+        assert report is not None
+        if not report.claimed:
+            print(f"the digest of {report.team} for {report.week} went out already: nothing sent "
+                  "(--again sends it anyway)")
+            return 1
+        print(f"digest of {report.team} for {report.week}: sent to {report.sent} of {report.recipients}"
+              f" ({report.blocked} blocked the bot)")
+        return 0
+
+    return asyncio.run(send())
 
 
 if __name__ == "__main__":

@@ -85,6 +85,38 @@ def _check_limits(value: dict[str, Decimal]) -> dict[str, Decimal]:
     return value
 
 
+class DigestConfig(BaseModel):
+    """When the weekly digest goes out: a weekday and a time in each team's own time zone."""
+
+    model_config = ConfigDict(extra="forbid")
+    weekday: str = "mon"
+    time: str = "08:00"
+
+    @field_validator("weekday")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        day = value.strip().lower()[:3]
+        if day not in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+            raise ValueError(f"{value!r} is not a weekday such as mon")
+        return day
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        hour, _, minute = value.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ValueError(f"{value!r} is not a time such as 08:00")
+        return f"{int(hour):02d}:{int(minute):02d}"
+
+    @property
+    def hour(self) -> int:
+        return int(self.time.split(":")[0])
+
+    @property
+    def minute(self) -> int:
+        return int(self.time.split(":")[1])
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -104,6 +136,7 @@ class Config(BaseModel):
     escalation_timeout_seconds: int = Field(180, ge=1, le=24 * 3600)
     note_retention_days: int = Field(90, ge=1, le=3650)
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
+    digest: DigestConfig = Field(default_factory=DigestConfig)
     log_level: str = "INFO"
 
     @field_validator("currency")

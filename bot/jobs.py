@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot import scheduler
 
@@ -14,6 +15,7 @@ log = logging.getLogger(__name__)
 
 ESCALATION_TIMEOUT = "bot.jobs:escalation_timeout"
 RETENTION_PURGE = "bot.jobs:retention_purge"
+WEEKLY_DIGEST = "bot.jobs:weekly_digest"
 
 
 def escalation_job_id(escalation_id: int) -> str:
@@ -62,3 +64,38 @@ async def retention_purge() -> None:
     async with app.db.session() as session:
         changed = await privacy.purge_notes(session, utcnow() - timedelta(days=app.config.note_retention_days))
     log.info("retention purge: notes removed from %d decisions", changed)
+
+
+def digest_job_id(team_id: int) -> str:
+    return f"digest-{team_id}"
+
+
+async def schedule_weekly_digests(app: Any) -> list[str]:
+    """One job per team: its digest on the configured weekday and time in the team's own time zone.
+    Re-registered at every start (same ids, replaced), so a changed time zone or config takes effect."""
+    from storage import digest as store
+
+    async with app.db.session() as session:
+        teams = await store.all_teams(session)
+    settings = app.config.digest
+    ids = []
+    for team in teams:
+        job_id = digest_job_id(team.id)
+        scheduler.schedule_weekly(WEEKLY_DIGEST, job_id, day_of_week=settings.weekday, hour=settings.hour,
+                                  minute=settings.minute, timezone=team.timezone or app.config.default_timezone,
+                                  team_id=team.id)
+        ids.append(job_id)
+    return ids
+
+
+async def weekly_digest(team_id: int) -> None:
+    """The last complete week's digest of one team to its managers and supervisors, at most once per team and
+    week: storage.digest.claim() inserts the (team, week) row before anything is sent."""
+    running = scheduler.context()
+    if running is None:
+        log.warning("digest of team %s fell due but the bot is not running", team_id)
+        return
+    from bot.handlers.digest import push
+
+    app = running.app
+    await push(app.db, app.renderer, app.config, running.bot, team_id)

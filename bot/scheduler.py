@@ -5,7 +5,7 @@ arguments, so the job store holds no pickled code and a restarted process finds 
 that fell due while the bot was down still runs, once, at the next start (misfire grace of a day,
 coalesce). Jobs reach the running application through `context()`, which `start()` sets.
 
-The API is deliberately small and generic: start, schedule_at, schedule_daily, cancel, shutdown.
+The API is deliberately small and generic: start, schedule_at, schedule_daily, schedule_weekly, cancel, shutdown.
 """
 
 from __future__ import annotations
@@ -98,6 +98,14 @@ def schedule_daily(ref: str, job_id: str, *, hour: int, minute: int = 0, **kwarg
     """Run the function at import path `ref` every day at hour:minute UTC. Same id: replaced."""
     _running().add_job(ref, CronTrigger(hour=hour, minute=minute, timezone=UTC), id=job_id, kwargs=kwargs,
                        replace_existing=True)
+
+
+def schedule_weekly(ref: str, job_id: str, *, day_of_week: str, hour: int, minute: int = 0, timezone: str = "UTC",
+                    **kwargs: Any) -> None:
+    """Run the function at import path `ref` every week on `day_of_week` (mon…sun) at hour:minute in `timezone`
+    (an IANA name: the wall-clock time holds across DST changes). Same id: replaced."""
+    _running().add_job(ref, CronTrigger(day_of_week=day_of_week, hour=hour, minute=minute, timezone=timezone),
+                       id=job_id, kwargs=kwargs, replace_existing=True)
 
 
 def cancel(job_id: str) -> bool:

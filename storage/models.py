@@ -241,3 +241,34 @@ class ProcessedUpdate(SQLModel, table=True):
     bot_id: int = Field(sa_type=BigInteger, primary_key=True)
     update_id: int = Field(sa_type=BigInteger, primary_key=True)
     processed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class UnmatchedPhrase(SQLModel, table=True):
+    """What staff typed that no playbook covered (bot/core/unmatched.py groups them for /unmatched).
+
+    reason: no_match (nothing offered), offered (a list was shown; its "None of these" button carries this
+    row's id) or none_of_these (that button was pressed). Personal data: purged with notes, and by /forgetme.
+    """
+
+    __tablename__ = "unmatched_phrases"
+    __table_args__ = (Index("ix_unmatched_phrases_created", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(max_length=200)
+    team_id: int | None = Field(default=None, foreign_key="teams.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    reason: str = Field(default="no_match", max_length=16)  # no_match | offered | none_of_these
+
+
+class DigestSent(SQLModel, table=True):
+    """One row per team and week whose digest went out: claimed (inserted) before sending, so a second process,
+    or the same one after a restart, fails on the primary key and sends nothing."""
+
+    __tablename__ = "digest_sent"
+
+    team_id: int = Field(foreign_key="teams.id", primary_key=True)
+    week: str = Field(max_length=8, primary_key=True)  # ISO label, 2026-W47
+    claimed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    recipients: int = 0
+    blocked: int = 0

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import unmatched
 from storage.audit import audit
 from storage.models import AuditEntry, Conversation, Decision, Escalation, User
+from storage.types import utcnow
+
+# An offered list's "None of these" button needs its phrase only while the list is fresh.
+OFFERED_KEPT = timedelta(days=2)
 
 
 async def purge_notes(session: AsyncSession, older_than: datetime) -> int:
@@ -30,9 +35,11 @@ async def purge_notes(session: AsyncSession, older_than: datetime) -> int:
     )
     await _scrub_escalation_flows(session, col(Escalation.created_at) < older_than)
     changed = result.rowcount or 0
-    if changed:
+    # Phrases staff typed that no playbook covered (/unmatched) may name customers too: deleted outright.
+    phrases = await unmatched.purge(session, older_than, offered_before=utcnow() - OFFERED_KEPT)
+    if changed or phrases:
         audit(session, "privacy.notes_purged", actor="retention", subject=f"before {older_than.date().isoformat()}",
-              after={"decisions": changed})
+              after={"decisions": changed, **({"phrases": phrases} if phrases else {})})
     await session.commit()
     return changed
 
@@ -44,6 +51,7 @@ async def forget_person(session: AsyncSession, user: User) -> None:
     await session.exec(update(Decision).where(col(Decision.user_id) == user.id).values(note=None, taken_text=None))
     await session.exec(update(Escalation).where(col(Escalation.user_id) == user.id).values(note=None))
     await _scrub_escalation_flows(session, col(Escalation.user_id) == user.id)
+    await unmatched.forget(session, user.id)
     await session.exec(update(AuditEntry).where(col(AuditEntry.actor_id) == user.id).values(actor="(forgotten)"))
     await session.exec(update(AuditEntry).where(col(AuditEntry.subject) == str(telegram_id))
                        .values(subject=f"(forgotten #{user.id})"))

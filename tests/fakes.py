@@ -9,6 +9,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageReplyMarkup,
@@ -17,10 +18,11 @@ from aiogram.methods import (
     GetMe,
     SendDocument,
     SendMessage,
+    SendPhoto,
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
-from aiogram.types import BufferedInputFile, Chat, Document, File, InlineKeyboardMarkup, Message, User
+from aiogram.types import BufferedInputFile, Chat, Document, File, InlineKeyboardMarkup, Message, PhotoSize, User
 
 _MESSAGE_IDS = itertools.count(1000)  # shared, so a "restarted" bot never reuses an id
 BOT_USER = User(id=42, is_bot=True, first_name="Moments", username="moments_test_bot")
@@ -39,11 +41,15 @@ class RecordingSession(BaseSession):
         # Files people sent (file id → bytes), served by getFile and the download; and documents the bot sent.
         self.files: dict[str, bytes] = {}
         self.documents: list[tuple[int, str, bytes]] = []  # (chat id, file name, content)
+        self.blocked: set[int] = set()  # chats whose person blocked the bot: every message to them is refused
+        self.photos: list[tuple[int, str, bytes]] = []  # (chat id, file name, content) of photos the bot sent
 
     async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None) -> Any:
         self.requests.append(method)
         if self.fail_next:
             raise self.fail_next.pop(0)
+        if isinstance(method, SendMessage) and int(method.chat_id) in self.blocked:
+            raise TelegramForbiddenError(method, "Forbidden: bot was blocked by the user")
         if isinstance(method, GetMe):
             return BOT_USER
         if isinstance(method, SendMessage):
@@ -58,6 +64,15 @@ class RecordingSession(BaseSession):
         if isinstance(method, GetFile):
             return File(file_id=method.file_id, file_unique_id=method.file_id,
                         file_size=len(self.files.get(method.file_id, b"")), file_path=f"documents/{method.file_id}")
+        if isinstance(method, SendPhoto):
+            photo = method.photo
+            data = photo.data if isinstance(photo, BufferedInputFile) else b""
+            self.photos.append((int(method.chat_id), photo.filename or "" if isinstance(photo, BufferedInputFile)
+                                else "", data))
+            return Message(message_id=next(_MESSAGE_IDS), date=datetime.now(UTC),
+                           chat=Chat(id=int(method.chat_id), type="private"), from_user=BOT_USER,
+                           caption=method.caption, photo=[PhotoSize(file_id=f"photo{len(self.photos)}",
+                                                                    file_unique_id="p", width=1, height=1)])
         if isinstance(method, SendDocument):
             document = method.document
             data = document.data if isinstance(document, BufferedInputFile) else b""

@@ -58,6 +58,16 @@ class Overview:
     uses: int
 
 
+@dataclass(frozen=True)
+class Change:
+    """What a publish or a roll back replaced, so staff can be told (bot/core/change_notes.py)."""
+
+    before: Playbook | None  # the version live until now; None: a new playbook
+    after: Playbook
+    changelog: str
+    rolled_back: bool = False
+
+
 def name_acceptable(filename: str | None) -> bool:
     return bool(filename) and str(filename).lower().endswith(SUFFIXES)
 
@@ -82,6 +92,7 @@ class Authoring:
         self.moments = moments
         self.db: Database = moments.db
         self.catalog = moments.catalog
+        self.last_change: Change | None = None  # set by a successful publish or roll back
 
     # ---- upload, publish, try, discard ------------------------------------------------------------------------
 
@@ -140,9 +151,13 @@ class Authoring:
             if not await store.close_draft(session, draft_id, "published"):
                 await session.rollback()
                 return ("already_published" if found.status == "published" else "discarded"), None
+            current = await store.state(session, playbook.id)
+            previous = current.live_version if current is not None else None  # store.publish moves it
             await store.publish(session, playbook_id=playbook.id, version=playbook.version, source_text=found.source,
                                 category=playbook.category, origin=store.UPLOAD, author_id=person.user_id,
                                 author=person.name, changelog=found.changelog)
+        before = await self.moments.playbook(playbook.id, previous) if previous else None
+        self.last_change = Change(before, playbook, found.changelog)
         await self.reload(playbook)
         return "published", playbook
 
@@ -172,9 +187,11 @@ class Authoring:
             playbook, _ = parse_playbook(text, f"{playbook_id}@{version}", current.category)
             if playbook is None:
                 return None
+            previous = current.live_version  # store.publish moves it
             await store.publish(session, playbook_id=playbook_id, version=version, source_text=text,
                                 category=current.category, origin=store.ROLLBACK, author_id=person.user_id,
                                 author=person.name, action="playbook.rolled_back")
+        self.last_change = Change(await self.moments.playbook(playbook_id, previous), playbook, "", rolled_back=True)
         await self.reload(playbook)
         return playbook
 

@@ -8,6 +8,7 @@ from bot.handlers import (
     admin,
     audit,
     authoring,
+    digest,
     errors,
     escalation,
     fallback,
@@ -20,6 +21,7 @@ from bot.handlers import (
     privacy,
     start,
     team,
+    unmatched,
 )
 
 
@@ -33,7 +35,9 @@ def routers() -> list[Router]:
         team.router(),
         audit.router(),
         authoring.router(),  # managers' .yaml uploads and /playbooks
+        digest.router(),  # /digest [team] [week]: the weekly figures for managers and supervisors
         graph.router(),  # /graph ID: a playbook's decision tree as a picture
+        unmatched.router(),  # /unmatched, and "None of these" under search results
         limits.router(),
         privacy.router(),
         history.router(),

@@ -6,20 +6,27 @@ import io
 import logging
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
-from bot.core.authoring import Authoring, name_acceptable, size_acceptable
+from bot.config import Config
+from bot.core.authoring import USE_WINDOW, Authoring, Change, name_acceptable, size_acceptable
+from bot.core.diff import diff_playbooks
 from bot.core.moments import MomentService
 from bot.core.people import Person
 from bot.core.roles import Permission
 from bot.handlers.states import save_flow
+from bot.notify import Delivery, Notifications, Tally
 from bot.permissions import needs
 from bot.ui import authoring as ui
+from bot.ui import change_notes as notes_ui
 from bot.ui.authoring import BookAction, BookCb, DraftAction, DraftCb
-from bot.ui.screens import Screens
+from bot.ui.screens import Screens, View
 from bot.ui.send import edit_or_send, reply
+from storage.change_notes import recent_users
+from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +53,9 @@ async def upload(message: Message, bot: Bot, person: Person, moments: MomentServ
         await reply(message, ui.diff(screens, lang, result))
 
 
-async def draft_button(query: CallbackQuery, callback_data: DraftCb, state: FSMContext, person: Person,
-                       moments: MomentService, screens: Screens) -> None:
+async def draft_button(query: CallbackQuery, callback_data: DraftCb, state: FSMContext, bot: Bot, person: Person,
+                       moments: MomentService, screens: Screens, notifications: Notifications,
+                       config: Config) -> None:
     authoring, lang = Authoring(moments), person.language
     match callback_data.action:
         case DraftAction.PUBLISH:
@@ -58,7 +66,13 @@ async def draft_button(query: CallbackQuery, callback_data: DraftCb, state: FSMC
             await query.answer(screens.r.t("authoring.draft.published", lang))
             view = screens.simple("authoring_published.html.j2", lang, with_menu=False,
                                   title=playbook.title.get(lang), version=ui.short(playbook.version))
-            await edit_or_send(query, view)
+            # The manager hears first; the staff who used it are told in the background (bot/notify.py).
+            stage, notes = await change_notes(authoring.last_change, person, moments, screens, config.currency)
+            head = f"{view.text}\n\n" if stage else view.text
+            text = head + notes_ui.report(screens, lang, stage, len(notes)) if stage else head
+            shown = await edit_or_send(query, View(text))
+            if notes:
+                tell_staff(bot, notifications, screens, person, notes, head, shown)
         case DraftAction.DISCARD:
             outcome = await authoring.discard(callback_data.draft)
             if outcome != "discarded_now":
@@ -91,7 +105,8 @@ async def playbooks_command(message: Message, person: Person, moments: MomentSer
 
 
 async def book_button(query: CallbackQuery, callback_data: BookCb, bot: Bot, person: Person,
-                      moments: MomentService, screens: Screens) -> None:
+                      moments: MomentService, screens: Screens, notifications: Notifications,
+                      config: Config) -> None:
     authoring, lang, pid = Authoring(moments), person.language, callback_data.playbook
     action = callback_data.action
     if action == BookAction.LIST:
@@ -129,6 +144,14 @@ async def book_button(query: CallbackQuery, callback_data: BookCb, bot: Bot, per
     fresh = await authoring.one(pid)
     assert fresh is not None
     await edit_or_send(query, ui.playbook(screens, lang, fresh, person.timezone, notice=notice))
+    if action == BookAction.ROLLBACK and authoring.last_change is not None:
+        # A roll back publishes content too: the same note, progress in a message of its own.
+        _, notes = await change_notes(authoring.last_change, person, moments, screens, config.currency)
+        if notes:
+            title = fresh.title
+            sent = await bot.send_message(person.telegram_id,
+                                          notes_ui.report(screens, lang, "telling", len(notes), title=title))
+            tell_staff(bot, notifications, screens, person, notes, "", sent.message_id, title=title)
 
 
 async def open_button(query: CallbackQuery, callback_data: BookCb, person: Person, moments: MomentService,
@@ -139,6 +162,43 @@ async def open_button(query: CallbackQuery, callback_data: BookCb, person: Perso
         return
     await query.answer()
     await edit_or_send(query, ui.playbook(screens, person.language, row, person.timezone))
+
+
+# ---- telling staff what changed -----------------------------------------------------------------------------
+
+async def change_notes(change: Change | None, person: Person, moments: MomentService, screens: Screens,
+                       default_currency: str) -> tuple[str, list[Delivery]]:
+    """What the manager is told (report stage; "" for a new playbook) and one note per person to tell.
+
+    Staff hear about a change of a recommended outcome or a limit, if they decided with the playbook in the
+    last 30 days; the one who published it is not told."""
+    if change is None or change.before is None:
+        return "", []
+    diff = diff_playbooks(change.before, change.after)
+    if not diff.matters_to_staff:
+        return "wording", []
+    async with moments.db.session() as session:
+        recipients = await recent_users(session, change.after.id, utcnow() - USE_WINDOW,
+                                        exclude_user_id=person.user_id)
+    notes = notes_ui.deliveries(screens, recipients, diff, change.before, change.after, change.changelog,
+                                default_currency, rolled_back=change.rolled_back)
+    return ("telling" if notes else "nobody"), notes
+
+
+def tell_staff(bot: Bot, notifications: Notifications, screens: Screens, person: Person, notes: list[Delivery],
+               head: str, message_id: int | None, title: str = "") -> None:
+    """Send the notes in the background; at the end the manager's message `head` + progress shows the tally."""
+    async def done(tally: Tally) -> None:
+        text = head + notes_ui.report(screens, person.language, "done", tally=tally, title=title)
+        try:
+            if message_id is None:
+                await bot.send_message(person.telegram_id, text)
+            else:
+                await bot.edit_message_text(text, chat_id=person.telegram_id, message_id=message_id)
+        except TelegramAPIError as exc:
+            log.info("could not report the change notes to %s: %s", person.telegram_id, exc)
+
+    notifications.start(bot, notes, done)
 
 
 def router() -> Router:

@@ -11,6 +11,7 @@ from bot.core import conversation as conv
 from bot.core.moments import MomentService, Result
 from bot.core.people import Person
 from bot.handlers.states import TEXT_INPUT_STATES, load_flow, save_flow
+from bot.handlers.unmatched import keep_phrase
 from bot.ui.callbacks import FlowCb, PickCb, to_action
 from bot.ui.screens import Screens, View
 from bot.ui.send import drop_keyboard, edit_or_send, reply
@@ -64,7 +65,9 @@ async def describe_moment(message: Message, state: FSMContext, person: Person, m
         await _remember(state, result, await reply(message, _view(result, person, screens)))
         return
     playbooks = [p for m in matches if (p := moments.catalog.live(m.playbook_id)) is not None]
-    await reply(message, screens.matches(person.language, query[:200], playbooks))
+    # Kept for /unmatched: what no playbook covered, or an offer whose "None of these" may be pressed.
+    phrase_id = await keep_phrase(moments.db, person, query, offered=bool(playbooks))
+    await reply(message, screens.matches(person.language, query[:200], playbooks, phrase_id))
 
 
 async def pick_playbook(query: CallbackQuery, callback_data: PickCb, state: FSMContext, person: Person,

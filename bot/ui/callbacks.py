@@ -87,3 +87,15 @@ def to_action(data: FlowCb) -> conv.Action | None:
         case FlowAction.WITHDRAW:
             return conv.Withdraw()
     return None
+
+
+class NoneCb(CallbackData, prefix="n"):
+    """The "None of these" button under a list of matches; `phrase` is the row of that search (storage/unmatched.py)."""
+
+    phrase: int
+
+
+class UnmatchedCb(CallbackData, prefix="um"):
+    """/unmatched: make a playbook skeleton from the phrase in row `phrase`."""
+
+    phrase: int

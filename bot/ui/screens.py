@@ -14,7 +14,7 @@ from bot.core import conversation as conv
 from bot.core.catalog import Catalog
 from bot.core.money import currency_decimals, from_minor
 from bot.core.playbook import Playbook
-from bot.ui.callbacks import FlowAction, FlowCb, MenuAction, MenuCb, PickCb
+from bot.ui.callbacks import FlowAction, FlowCb, MenuAction, MenuCb, NoneCb, PickCb
 from bot.ui.render import Renderer
 from storage.models import Decision
 
@@ -64,20 +64,29 @@ class Screens:
         return self._playbook_list("category.html.j2", lang, playbooks, category=self.category_name(category, lang),
                                    back=MenuCb(action=MenuAction.MOMENT))
 
-    def matches(self, lang: str, query: str, playbooks: Sequence[Playbook]) -> View:
+    def matches(self, lang: str, query: str, playbooks: Sequence[Playbook], phrase_id: int | None = None) -> View:
+        """The best playbooks for `query`; with `phrase_id` (its recorded search) a "None of these" button too."""
         if not playbooks:
-            kb = InlineKeyboardBuilder()
-            kb.button(text=self.r.t("nav.browse", lang), callback_data=MenuCb(action=MenuAction.MOMENT))
-            kb.row(*self._home_buttons(lang))
-            return View(self.r.render("no_match.html.j2", lang, query=query), kb.as_markup())
+            return self.no_match(lang, query)
         return self._playbook_list("matches.html.j2", lang, playbooks, query=query,
-                                   browse=MenuCb(action=MenuAction.MOMENT))
+                                   browse=MenuCb(action=MenuAction.MOMENT),
+                                   none_of_these=NoneCb(phrase=phrase_id) if phrase_id is not None else None)
+
+    def no_match(self, lang: str, query: str, template: str = "no_match.html.j2") -> View:
+        """Nothing fits: browse all, or the menu; never a dead end."""
+        kb = InlineKeyboardBuilder()
+        kb.button(text=self.r.t("nav.browse", lang), callback_data=MenuCb(action=MenuAction.MOMENT))
+        kb.row(*self._home_buttons(lang))
+        return View(self.r.render(template, lang, query=query), kb.as_markup())
 
     def _playbook_list(self, template: str, lang: str, playbooks: Sequence[Playbook], *,
-                       back: MenuCb | None = None, browse: MenuCb | None = None, **context: Any) -> View:
+                       back: MenuCb | None = None, browse: MenuCb | None = None,
+                       none_of_these: NoneCb | None = None, **context: Any) -> View:
         kb = InlineKeyboardBuilder()
         for playbook in playbooks:
             kb.button(text=playbook.title.get(lang), callback_data=PickCb(playbook=playbook.id))
+        if none_of_these is not None:
+            kb.button(text=self.r.t("unmatched.none_of_these", lang), callback_data=none_of_these)
         kb.adjust(1)
         nav = InlineKeyboardBuilder()
         if browse is not None:
