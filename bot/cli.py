@@ -9,7 +9,7 @@ import csv
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -114,6 +114,17 @@ def _parser() -> argparse.ArgumentParser:
     decisions.add_argument("--team")
     decisions.set_defaults(handler=_export_decisions)
     return parser
+
+
+@contextlib.asynccontextmanager
+async def open_database(config: Config) -> AsyncIterator[Database]:
+    """The configured database with its tables created, disposed of afterwards: what every command needs."""
+    db = Database(config.database_url)
+    try:
+        await db.create_tables()
+        yield db
+    finally:
+        await db.dispose()
 
 
 def _date(value: str) -> date:
@@ -272,9 +283,7 @@ def _users_add(args: argparse.Namespace, config: Config) -> int:
     from storage import people
 
     async def add() -> tuple[bool, str]:
-        db = Database(config.database_url)
-        try:
-            await db.create_tables()
+        async with open_database(config) as db:
             async with db.session() as session:
                 user, created = await people.upsert_user(session, args.telegram_id, role=args.role,
                                                          team=args.team or config.default_team, name=args.name)
@@ -282,8 +291,6 @@ def _users_add(args: argparse.Namespace, config: Config) -> int:
                     await people.set_oversight(session, user, [t.strip() for t in args.oversee.split(",") if t.strip()],
                                                actor="shell")
             return created, args.team or config.default_team
-        finally:
-            await db.dispose()
 
     created, team = asyncio.run(add())
     also = f", overseeing {args.oversee}" if args.oversee else ""
@@ -299,17 +306,12 @@ def _audit(args: argparse.Namespace, config: Config) -> int:
     since = datetime.combine(args.since, datetime.min.time(), UTC) if args.since else None
 
     async def rows() -> list[dict[str, object]]:
-        db = Database(config.database_url)
-        try:
-            await db.create_tables()
-            async with db.session() as session:
-                return [{"id": e.id, "at": e.at.isoformat(timespec="seconds"), "actor_id": e.actor_id or "",
-                         "actor": e.actor, "action": e.action, "subject": e.subject, "team_id": e.team_id or "",
-                         "before": json.dumps(e.before, sort_keys=True) if e.before else "",
-                         "after": json.dumps(e.after, sort_keys=True) if e.after else ""}
-                        for e in await all_entries(session, since=since)]
-        finally:
-            await db.dispose()
+        async with open_database(config) as db, db.session() as session:
+            return [{"id": e.id, "at": e.at.isoformat(timespec="seconds"), "actor_id": e.actor_id or "",
+                     "actor": e.actor, "action": e.action, "subject": e.subject, "team_id": e.team_id or "",
+                     "before": json.dumps(e.before, sort_keys=True) if e.before else "",
+                     "after": json.dumps(e.after, sort_keys=True) if e.after else ""}
+                    for e in await all_entries(session, since=since)]
 
     columns = ("id", "at", "actor_id", "actor", "action", "subject", "team_id", "before", "after")
     writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
@@ -325,13 +327,8 @@ def _export_decisions(args: argparse.Namespace, config: Config) -> int:
     until = datetime.combine(args.until + timedelta(days=1), datetime.min.time(), UTC) if args.until else None
 
     async def rows() -> list[dict[str, object]]:
-        db = Database(config.database_url)
-        try:
-            await db.create_tables()
-            async with db.session() as session:
-                return await export_rows(session, since=since, until=until, team=args.team)
-        finally:
-            await db.dispose()
+        async with open_database(config) as db, db.session() as session:
+            return await export_rows(session, since=since, until=until, team=args.team)
 
     writer = csv.DictWriter(sys.stdout, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -394,9 +391,7 @@ def _invite_create(args: argparse.Namespace, config: Config) -> int:
         return EXIT_USAGE
 
     async def create() -> tuple[int, str, datetime, bool, str | None]:
-        db = Database(config.database_url)
-        try:
-            await db.create_tables()
+        async with open_database(config) as db:
             async with db.session() as session:
                 new_team = await people.team_by_name(session, args.team) is None
                 team = await people.ensure_team(session, args.team[:64])
@@ -406,8 +401,6 @@ def _invite_create(args: argparse.Namespace, config: Config) -> int:
                                               role=args.role, max_uses=args.uses, expires_at=utcnow() + lifetime)
             username = args.bot_username or await _bot_username(config)
             return invite.id or 0, token, invite.expires_at, new_team, username
-        finally:
-            await db.dispose()
 
     invite_id, token, expires_at, new_team, username = asyncio.run(create())
     if new_team:
@@ -426,13 +419,8 @@ def _invite_list(args: argparse.Namespace, config: Config) -> int:
     from storage import invites
 
     async def rows() -> list[invites.InviteRow]:
-        db = Database(config.database_url)
-        try:
-            await db.create_tables()
-            async with db.session() as session:
-                return await invites.active(session)
-        finally:
-            await db.dispose()
+        async with open_database(config) as db, db.session() as session:
+            return await invites.active(session)
 
     found = asyncio.run(rows())
     if not found:
@@ -448,13 +436,8 @@ def _invite_revoke(args: argparse.Namespace, config: Config) -> int:
     from storage import invites
 
     async def revoke() -> bool:
-        db = Database(config.database_url)
-        try:
-            await db.create_tables()
-            async with db.session() as session:
-                return await invites.revoke(session, args.invite_id) is not None
-        finally:
-            await db.dispose()
+        async with open_database(config) as db, db.session() as session:
+            return await invites.revoke(session, args.invite_id) is not None
 
     if not asyncio.run(revoke()):
         print(f"moments: no invite #{args.invite_id} to revoke (unknown, or revoked already)", file=sys.stderr)
@@ -490,14 +473,10 @@ def _playbooks_sync(args: argparse.Namespace, config: Config) -> int:
         raise PlaybookLoadError(errors)
 
     async def sync() -> tuple[list[str], list[str]]:
-        db = Database(config.database_url)
-        try:
-            await db.create_tables()
+        async with open_database(config) as db:
             await ensure_columns(db)
             report = await sync_files(db, playbooks, force=args.force)
             return report.published, report.kept
-        finally:
-            await db.dispose()
 
     published, kept = asyncio.run(sync())
     for path in published:
@@ -512,14 +491,10 @@ def _playbooks_export(args: argparse.Namespace, config: Config) -> int:
     from storage import playbooks as store
 
     async def live() -> list[tuple[str, str, str]]:
-        db = Database(config.database_url)
-        try:
-            await db.create_tables()
+        async with open_database(config) as db:
             await store.ensure_columns(db)
             async with db.session() as session:
                 return [(state.category, state.playbook_id, text) for state, text in await store.live_sources(session)]
-        finally:
-            await db.dispose()
 
     found = asyncio.run(live())
     for category, playbook_id, text in found:
@@ -564,9 +539,7 @@ def _digest_show(args: argparse.Namespace, config: Config) -> int:
     from storage import digest as store
 
     async def show() -> int:
-        db = Database(config.database_url)
-        try:
-            await db.create_tables()
+        async with open_database(config) as db:
             async with db.session() as session:
                 team = await store.team_by_name(session, args.team)
             if team is None:
@@ -578,8 +551,6 @@ def _digest_show(args: argparse.Namespace, config: Config) -> int:
                 print(f"moments: {exc}", file=sys.stderr)
                 return EXIT_USAGE
             digest = await build(db, Renderer(config.currency), config, team, week, config.default_language)
-        finally:
-            await db.dispose()
         print("\n\n".join(_plain(text) for text in digest.messages))
         if digest.chart is not None:
             with tempfile.NamedTemporaryFile("wb", prefix=f"{digest.filename}-", suffix=".png",
