@@ -180,3 +180,19 @@ async def test_audit_csv_from_the_shell(harness: Harness, config: Config, monkey
     # The admin named in config, created at first contact, then the staff member the admin added.
     assert [(r["action"], r["subject"], r["actor"]) for r in rows] == [
         ("person.added", str(ADMIN_ID), "admins in config"), ("person.added", "2000", "Alice")]
+
+
+async def test_help_lists_the_commands_of_the_role(harness: Harness) -> None:
+    ann = await staff(harness)
+    await ann.send("/help")
+    text = ann.last_text()
+    assert "/history" in text and "/forgetme" in text
+    assert "/duty" not in text and "/invite" not in text and "/playbooks" not in text and "/audit" not in text
+    lead = await staff(harness, telegram_id=2200, role="lead")
+    await lead.send("/help")
+    assert "/duty" in lead.last_text() and "/invite" not in lead.last_text()
+    admin = harness.person(ADMIN_ID)
+    await admin.send("/help")
+    for command in ("/duty", "/invite", "/team", "/limit", "/playbooks", "/graph", "/unmatched", "/digest",
+                    "/adduser", "/audit"):
+        assert command in admin.last_text(), command

@@ -15,7 +15,7 @@ async def unknown_button(query: CallbackQuery, person: Person, screens: Screens)
 
 
 async def unknown_message(message: Message, person: Person, screens: Screens) -> None:
-    await reply(message, screens.simple("help.html.j2", person.language))
+    await reply(message, screens.help(person))
 
 
 def router() -> Router:

@@ -23,7 +23,7 @@ async def start(message: Message, state: FSMContext, person: Person, screens: Sc
 
 
 async def help_command(message: Message, person: Person, screens: Screens) -> None:
-    await reply(message, screens.simple("help.html.j2", person.language))
+    await reply(message, screens.help(person))
 
 
 async def cancel(message: Message, state: FSMContext, person: Person, screens: Screens,
@@ -40,7 +40,7 @@ async def home(query: CallbackQuery, person: Person, screens: Screens) -> None:
 
 async def help_button(query: CallbackQuery, person: Person, screens: Screens) -> None:
     await query.answer()
-    await edit_or_send(query, screens.simple("help.html.j2", person.language))
+    await edit_or_send(query, screens.help(person))
 
 
 async def categories(query: CallbackQuery, person: Person, screens: Screens, catalog: Catalog) -> None:

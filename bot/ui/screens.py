@@ -13,7 +13,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.core import conversation as conv
 from bot.core.catalog import Catalog
 from bot.core.money import currency_decimals, from_minor
+from bot.core.people import Person
 from bot.core.playbook import Playbook
+from bot.core.roles import Permission
 from bot.ui.callbacks import FlowAction, FlowCb, MenuAction, MenuCb, NoneCb, PickCb
 from bot.ui.render import Renderer
 from storage.models import Decision
@@ -46,6 +48,11 @@ class Screens:
 
     def welcome(self, lang: str, name: str) -> View:
         return View(self.r.render("welcome.html.j2", lang, name=name), self.main_menu_keyboard(lang))
+
+    def help(self, person: Person) -> View:
+        """The help, with the commands of the person's role."""
+        can = {permission.name for permission in Permission if person.can(permission)}
+        return self.simple("help.html.j2", person.language, can=can)
 
     def simple(self, template: str, lang: str, with_menu: bool = True, **context: Any) -> View:
         keyboard = self.main_menu_keyboard(lang) if with_menu else None
