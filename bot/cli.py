@@ -113,6 +113,16 @@ def _parser() -> argparse.ArgumentParser:
     decisions.add_argument("--until", type=_date, help="last day, YYYY-MM-DD (UTC), inclusive")
     decisions.add_argument("--team")
     decisions.set_defaults(handler=_export_decisions)
+
+    seed = commands.add_parser("seed-demo", help="fill the database with realistic demo decisions from the "
+                                                 "shipped playbooks, over many teams and weeks")
+    seed.add_argument("--decisions", type=_positive, required=True, metavar="N")
+    seed.add_argument("--teams", type=_positive, default=10, help="teams (about 20 people each; default 10)")
+    seed.add_argument("--weeks", type=_positive, default=12,
+                      help="weeks before the current one, each in its team's time zone (default 12)")
+    seed.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same data")
+    seed.add_argument("--append", action="store_true", help="add to a database that already holds decisions")
+    seed.set_defaults(handler=_seed_demo)
     return parser
 
 
@@ -125,6 +135,16 @@ async def open_database(config: Config) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.dispose()
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value.replace(",", "").replace("_", ""))
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number above 0: {value!r}")
+    return number
 
 
 def _date(value: str) -> date:
@@ -334,6 +354,40 @@ def _export_decisions(args: argparse.Namespace, config: Config) -> int:
     writer.writeheader()
     for row in asyncio.run(rows()):
         writer.writerow(row)
+    return 0
+
+
+def _seed_demo(args: argparse.Namespace, config: Config) -> int:
+    from storage import seed
+
+    if not config.playbooks_dir.is_dir():
+        raise PlaybookLoadError([])
+    playbooks, problems = load_directory(config.playbooks_dir)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise PlaybookLoadError(errors)
+
+    async def create_tables() -> None:
+        async with open_database(config):
+            pass
+
+    asyncio.run(create_tables())
+
+    def progress(done: int, total: int) -> None:  # one line per batch (storage.seed.BATCH rows)
+        print(f"seeded {done:,} / {total:,} decisions…", file=sys.stderr, flush=True)
+
+    try:
+        report = seed.seed(config.database_url, playbooks, args.decisions, defaults=config.limits, teams=args.teams,
+                           weeks=args.weeks, seed=args.seed, append=args.append, progress=progress)
+    except seed.AlreadySeeded as exc:
+        print(f"moments: {exc}: nothing seeded (--append adds to them)", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:
+        print(f"moments: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"seeded {report.decisions:,} decisions over {report.teams} teams ({report.people} new people) and "
+          f"{args.weeks} weeks from {len(playbooks)} playbooks in {report.seconds:.1f} s; "
+          f"{report.total:,} decisions in the database")
     return 0
 
 

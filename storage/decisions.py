@@ -59,44 +59,58 @@ EXPORT_COLUMNS = (
 
 async def export_rows(session: AsyncSession, *, since: datetime | None = None, until: datetime | None = None,
                       team: str | None = None) -> list[dict[str, Any]]:
-    """Decisions as flat rows for CSV, oldest first. `until` is exclusive."""
-    query = (select(Decision, User, Team).join(User, col(User.id) == Decision.user_id)
-             .join(Team, col(Team.id) == Decision.team_id, isouter=True))
+    """Decisions as flat rows for CSV, oldest first. `until` is exclusive.
+
+    A Core query of the columns the CSV needs, read as plain rows: no ORM objects (identity map, instance state)
+    for each of a week's or a year's decisions."""
+    d = Decision.__table__.c  # type: ignore[attr-defined]
+    query = (select(d.id, d.created_at, d.user_id, User.telegram_id, User.name, Team.name, d.playbook_id,
+                    d.playbook_version, d.path, d.recommended_outcome, d.taken_outcome, d.taken_text,
+                    d.disposition, d.followed, d.favours_customer, d.amount_minor, d.currency, d.limit_minor,
+                    d.over_limit, d.reaction, d.note, d.seconds_to_decide, d.escalation, d.lead_user_id,
+                    d.on_timeout)
+             .join(User, col(User.id) == d.user_id)
+             .join(Team, col(Team.id) == d.team_id, isouter=True))
     if since is not None:
-        query = query.where(Decision.created_at >= since)
+        query = query.where(d.created_at >= since)
     if until is not None:
-        query = query.where(Decision.created_at < until)
+        query = query.where(d.created_at < until)
     if team is not None:
         query = query.where(Team.name == team)
-    query = query.order_by(col(Decision.created_at), col(Decision.id))
+    query = query.order_by(d.created_at, d.id)
     rows = []
-    for decision, user, team_row in (await session.exec(query)).all():
-        decimals = currency_decimals(decision.currency)
+    decimals_of: dict[str, int] = {}
+    for (decision_id, created_at, user_id, telegram_id, user_name, team_name, playbook_id, playbook_version, path,
+         recommended, taken, taken_text, disposition, followed, favours, amount, currency, limit, over_limit,
+         reaction, note, seconds, escalation, lead_user_id, on_timeout) in (await session.execute(query)).all():
+        decimals = decimals_of.get(currency)
+        if decimals is None:
+            decimals = decimals_of[currency] = currency_decimals(currency)
         rows.append({
-            "decision_id": decision.id,
-            "created_at": decision.created_at.isoformat(timespec="seconds"),
-            "user_id": decision.user_id,
-            "telegram_id": user.telegram_id,
-            "user_name": user.name,
-            "team": team_row.name if team_row else "",
-            "playbook_id": decision.playbook_id,
-            "playbook_version": decision.playbook_version,
-            "path": " > ".join(str(step.get("answer", "")) for step in decision.path),
-            "recommended_outcome": decision.recommended_outcome or "",
-            "taken_outcome": decision.taken_outcome or "",
-            "taken_text": decision.taken_text or "",
-            "disposition": decision.disposition,
-            "followed": decision.followed,
-            "favours_customer": "" if decision.favours_customer is None else decision.favours_customer,
-            "amount": "" if decision.amount_minor is None else str(from_minor(decision.amount_minor, decimals)),
-            "currency": decision.currency,
-            "limit": str(from_minor(decision.limit_minor, decimals)),
-            "over_limit": decision.over_limit,
-            "reaction": decision.reaction or "",
-            "note": decision.note or "",
-            "seconds_to_decide": decision.seconds_to_decide,
-            "escalation": decision.escalation or "",
-            "lead_user_id": "" if decision.lead_user_id is None else decision.lead_user_id,
-            "on_timeout": decision.on_timeout,
+            "decision_id": decision_id,
+            "created_at": created_at.isoformat(timespec="seconds"),
+            "user_id": user_id,
+            "telegram_id": telegram_id,
+            "user_name": user_name,
+            "team": team_name or "",
+            "playbook_id": playbook_id,
+            "playbook_version": playbook_version,
+            "path": " > ".join(str(step.get("answer", "")) for step in path),
+            "recommended_outcome": recommended or "",
+            "taken_outcome": taken or "",
+            "taken_text": taken_text or "",
+            "disposition": disposition,
+            "followed": followed,
+            "favours_customer": "" if favours is None else favours,
+            "amount": "" if amount is None else str(from_minor(amount, decimals)),
+            "currency": currency,
+            "limit": str(from_minor(limit, decimals)),
+            "over_limit": over_limit,
+            "reaction": reaction or "",
+            "note": note or "",
+            "seconds_to_decide": seconds,
+            "escalation": escalation or "",
+            "lead_user_id": "" if lead_user_id is None else lead_user_id,
+            "on_timeout": on_timeout,
         })
     return rows
