@@ -82,7 +82,7 @@ async def export_rows(session: AsyncSession, *, since: datetime | None = None, u
     decimals_of: dict[str, int] = {}
     for (decision_id, created_at, user_id, telegram_id, user_name, team_name, playbook_id, playbook_version, path,
          recommended, taken, taken_text, disposition, followed, favours, amount, currency, limit, over_limit,
-         reaction, note, seconds, escalation, lead_user_id, on_timeout) in (await session.execute(query)).all():
+         reaction, note, seconds, escalation, lead_user_id, on_timeout) in (await session.exec(query)).all():
         decimals = decimals_of.get(currency)
         if decimals is None:
             decimals = decimals_of[currency] = currency_decimals(currency)
