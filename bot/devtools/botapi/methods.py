@@ -92,6 +92,12 @@ def writable_chat(api: BotAPIStandIn, p: Params) -> SimUser:
     return user
 
 
+def caption(p: Params) -> Formatted:
+    """An optional caption, checked like Telegram checks one (sendDocument, sendPhoto, editMessageCaption)."""
+    return formatted(p, "caption", "caption_entities", limit=MAX_CAPTION,
+                     too_long="message caption is too long", required=False)
+
+
 def formatted(
     p: Params, field: str, entities_field: str, *, limit: int, too_long: str, required: bool
 ) -> Formatted:
@@ -336,14 +342,7 @@ async def edit_message_caption(api: BotAPIStandIn, p: Params) -> Any:
     message = editable(user, p)
     if message.file is None:
         raise bad_request("there is no caption in the message to edit")
-    content = formatted(
-        p,
-        "caption",
-        "caption_entities",
-        limit=MAX_CAPTION,
-        too_long="message caption is too long",
-        required=False,
-    )
+    content = caption(p)
     return apply_edit(api, message, content, validate_reply_markup(p.get_json("reply_markup")))
 
 
@@ -408,14 +407,7 @@ async def answer_callback_query(api: BotAPIStandIn, p: Params) -> Any:
 
 async def _send_file(api: BotAPIStandIn, p: Params, kind: str) -> Any:
     user = writable_chat(api, p)
-    content = formatted(
-        p,
-        "caption",
-        "caption_entities",
-        limit=MAX_CAPTION,
-        too_long="message caption is too long",
-        required=False,
-    )
+    content = caption(p)
     markup = inline_markup(user, p)
     check_reply_target(user, p)
     stored = api.files.resolve(p.raw(kind), p.uploads, kind, kind)
@@ -449,14 +441,7 @@ async def send_media_group(api: BotAPIStandIn, p: Params) -> Any:
     sent = []
     for item in media:
         item_params = Params(item, p.uploads)
-        content = formatted(
-            item_params,
-            "caption",
-            "caption_entities",
-            limit=MAX_CAPTION,
-            too_long="message caption is too long",
-            required=False,
-        )
+        content = caption(item_params)
         # Uploads arrive as attach://<part name>, the way aiogram sends every InputFile.
         stored = api.files.resolve(item.get("media"), p.uploads, "", item["type"])
         sent.append(post(api, user, content, None, stored))
