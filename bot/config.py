@@ -117,6 +117,48 @@ class DigestConfig(BaseModel):
         return int(self.time.split(":")[1])
 
 
+def _check_clock(value: str) -> str:
+    hour, _, minute = value.strip().partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise ValueError(f"{value!r} is not a time such as 08:00")
+    return f"{int(hour):02d}:{int(minute):02d}"
+
+
+class TrainingConfig(BaseModel):
+    """Micro-training: how many refreshers a day, when never, and how fast they may be sent."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    per_day: int = Field(3, ge=1, le=20)  # scheduled cards per person and local day (/train is extra)
+    new_per_day: int = Field(2, ge=0, le=20)  # of those, cards never seen before
+    # Never a card in these local hours, even inside a shift (start-end, may wrap midnight).
+    quiet_start: str = "21:00"
+    quiet_end: str = "08:00"
+    # People without a shift on record get cards on these days (0 = Monday) and hours.
+    default_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+    default_start: str = "09:00"
+    default_end: str = "17:00"
+    tick_seconds: int = Field(60, ge=5, le=3600)  # how often due cards are looked for
+    # Telegram's limits for bots: about 30 messages/s in all, 1 message/s per chat.
+    messages_per_second: float = Field(30.0, gt=0, le=1000)
+    per_chat_seconds: float = Field(1.0, ge=0, le=60)
+    senders: int = Field(4, ge=1, le=64)  # requests in flight at once
+    # A card claimed for sending by a process that died is sent again after this many seconds.
+    stale_claim_seconds: int = Field(30, ge=1, le=3600)
+
+    @field_validator("quiet_start", "quiet_end", "default_start", "default_end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        return _check_clock(value)
+
+    @field_validator("default_days")
+    @classmethod
+    def _days(cls, value: list[int]) -> list[int]:
+        if not value or any(day < 0 or day > 6 for day in value):
+            raise ValueError("days are 0 (Monday) to 6 (Sunday), at least one")
+        return sorted(set(value))
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -137,6 +179,8 @@ class Config(BaseModel):
     note_retention_days: int = Field(90, ge=1, le=3650)
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
     digest: DigestConfig = Field(default_factory=DigestConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    training_dir: Path = Path("training")
     log_level: str = "INFO"
 
     @field_validator("currency")
@@ -169,6 +213,7 @@ ENV_KEYS = {
     "TELEGRAM_API_BASE": "telegram_api_base",
     "DATABASE_URL": "database_url",
     "PLAYBOOKS_DIR": "playbooks_dir",
+    "TRAINING_DIR": "training_dir",
     "MOMENTS_ADMINS": "admins",
     "MOMENTS_ESCALATION_TIMEOUT": "escalation_timeout_seconds",
 }

@@ -272,3 +272,102 @@ class DigestSent(SQLModel, table=True):
     claimed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     recipients: int = 0
     blocked: int = 0
+
+
+class TrainingCard(SQLModel, table=True):
+    """A training card as last generated (from a playbook path) or authored (training/*.yaml).
+
+    `id` is short and stable (a hash of `key`), so it fits in callback data and keeps a person's progress
+    across wording changes; `key` says where the card comes from ("playbook:item-out-of-stock/elsewhere>wait>
+    free-delivery", "authored:greet-first"). A card whose path or file is gone is retired, not deleted.
+    """
+
+    __tablename__ = "training_cards"
+
+    id: str = Field(primary_key=True, max_length=16)
+    key: str = Field(max_length=256, unique=True)
+    source: str = Field(max_length=16)  # playbook | authored
+    playbook_id: str | None = Field(default=None, max_length=64, index=True)
+    team: str | None = Field(default=None, max_length=64)  # authored cards may be for one team only
+    content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    content_hash: str = Field(max_length=64)
+    active: bool = True
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TrainingMemory(SQLModel, table=True):
+    """One person's memory of one card (the FSRS state), and when it is next due."""
+
+    __tablename__ = "training_memory"
+    __table_args__ = (Index("ix_training_memory_user_due", "user_id", "due"),)
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    card_id: str = Field(foreign_key="training_cards.id", primary_key=True, max_length=16)
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    due: datetime = Field(sa_type=UTCDateTime)
+    reviews: int = 0
+    lapses: int = 0
+    last_review: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class TrainingProfile(SQLModel, table=True):
+    """Per-person training switches: paused (holidays) and unreachable (blocked the bot: 403)."""
+
+    __tablename__ = "training_profiles"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    paused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    unreachable_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class TrainingDelivery(SQLModel, table=True):
+    """One card to one person for one slot. Inserted (unique) before anything is sent, claimed
+    (pending → sending, a guarded UPDATE) right before the request, marked sent right after: a crash or a
+    second process cannot send it twice, and a claim left by a dead process is retried.
+
+    slot: "2026-11-26#1" (the second scheduled card of that local day), "push:<id>", "train:<update id>".
+    """
+
+    __tablename__ = "training_deliveries"
+    __table_args__ = (
+        UniqueConstraint("user_id", "card_id", "slot", name="uq_training_delivery"),
+        Index("ix_training_deliveries_status", "status", "id"),
+        Index("ix_training_deliveries_user_created", "user_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id")
+    card_id: str = Field(foreign_key="training_cards.id", max_length=16)
+    slot: str = Field(max_length=48)
+    kind: str = Field(default="scheduled", max_length=16)  # scheduled | push | practice
+    status: str = Field(default="pending", max_length=16)  # pending sending sent blocked failed cancelled
+    chat_id: int = Field(sa_type=BigInteger)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = 0
+    message_id: int | None = None
+    error: str | None = Field(default=None, max_length=200)
+
+
+class TrainingAnswer(SQLModel, table=True):
+    """An answer to a delivered card (one per delivery). Keeps the memory before the answer, so the optional
+    "How sure were you?" can re-grade the same review instead of counting a second one."""
+
+    __tablename__ = "training_answers"
+    __table_args__ = (
+        Index("ix_training_answers_user_at", "user_id", "answered_at"),
+        Index("ix_training_answers_team_at", "team_id", "answered_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="training_deliveries.id", unique=True)
+    user_id: int = Field(foreign_key="users.id")
+    team_id: int | None = Field(default=None, foreign_key="teams.id")
+    card_id: str = Field(foreign_key="training_cards.id", max_length=16)
+    playbook_id: str | None = Field(default=None, max_length=64)
+    answered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    choice: int
+    correct: bool
+    confidence: str | None = Field(default=None, max_length=16)  # guessed | fairly | sure
+    memory_before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
