@@ -6,6 +6,7 @@ import gc
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -24,6 +25,10 @@ from bot.core.escalation_service import EscalationService
 from bot.core.loader import load_directory
 from bot.core.moments import MomentService
 from bot.core.problems import PlaybookLoadError
+from bot.core.training.authored import load_training_directory
+from bot.core.training.card import Card
+from bot.core.training.service import TrainingService
+from bot.fanout import Fanout
 from bot.fsm_storage import DatabaseStorage
 from bot.handlers import routers
 from bot.handlers.escalation import Desk
@@ -52,8 +57,11 @@ class App:
     renderer: Renderer
     screens: Screens
     moments: MomentService
+    training: TrainingService
     # Messages to many people (change notes) sent in the background; drained before the app closes.
     notifications: Notifications = field(default_factory=Notifications)
+    # Training cards to many people (bot/fanout.py); None when training is off or the bot is not running.
+    fanout: Fanout | None = None
 
     async def close(self) -> None:
         await self.notifications.drain(timeout=10)
@@ -98,7 +106,19 @@ async def build_app(config: Config) -> App:
     renderer = Renderer(config.currency)
     renderer.warm()
     moments = MomentService(catalog, db, default_limits=config.limits, note_max=config.note_max_length)
-    return App(config, db, catalog, renderer, Screens(renderer), moments)
+    training = TrainingService(db, catalog, config.training, default_timezone=config.default_timezone,
+                               authored=load_authored_cards(config, catalog))
+    await training.sync(force=True)  # cards follow the playbooks: regenerated at every start and publish
+    return App(config, db, catalog, renderer, Screens(renderer), moments, training)
+
+
+def load_authored_cards(config: Config, catalog: Catalog) -> list[Card]:
+    """The training folder's cards; any error refuses the start, naming file, line and column."""
+    cards, problems = load_training_directory(config.training_dir, {p.id for p in catalog.all()})
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise PlaybookLoadError(errors)
+    return cards
 
 
 def build_dispatcher(app: App) -> Dispatcher:
@@ -107,7 +127,7 @@ def build_dispatcher(app: App) -> Dispatcher:
         # One update at a time per person: two fast taps must not race over the same flow.
         events_isolation=SimpleEventIsolation(),
         config=app.config, db=app.db, catalog=app.catalog, renderer=app.renderer, screens=app.screens,
-        moments=app.moments,
+        moments=app.moments, training=app.training,
     )
     dp["escalations"] = EscalationService(
         app.moments, timeout_seconds=app.config.escalation_timeout_seconds, default_currency=app.config.currency,
@@ -134,7 +154,7 @@ def build_bot(config: Config) -> Bot:
 
 async def set_commands(bot: Bot, renderer: Renderer) -> None:
     commands = [BotCommand(command=name, description=renderer.t(f"commands.{name}"))
-                for name in ("start", "history", "cancel", "help")]
+                for name in ("start", "history", "train", "progress", "cancel", "help")]
     await bot.set_my_commands(commands)
 
 
@@ -150,16 +170,28 @@ async def run(config: Config) -> None:
         await set_commands(bot, app.renderer)
         # Timers in the database: escalations due while the bot was down are settled now, once.
         scheduler.start(Running(app, bot, dp), config.database_url)
+        if config.training.enabled:
+            # Imported only when training is on: the card screens and their templates.
+            from bot.ui.training import compose_delivery
+
+            # There before the first tick, which wakes it; started below.
+            app.fanout = Fanout(bot, app.db, partial(compose_delivery, app), config.training)
+            dp["fanout"] = app.fanout
         await Desk(dp, bot).sweep()
         jobs.schedule_retention_purge()
         await jobs.schedule_weekly_digests(app)  # Monday 08:00 (config digest:) in each team's time zone
+        jobs.schedule_training_tick(config.training)  # refreshers: who is due, every minute
         # Everything loaded so far lives as long as the process: keep it out of the collector's full
         # passes, which otherwise stall the bot for ~200 ms a few times a minute under load.
         gc.collect()
         gc.freeze()
+        if app.fanout is not None:
+            app.fanout.start()  # after the full collection above: it would stall the first cards for ~300 ms
         await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types(), handle_signals=True)
     finally:
         await app.notifications.drain(timeout=10)  # notes being sent finish while the bot can still send
+        if app.fanout is not None:
+            await app.fanout.stop(timeout=10)  # cards in flight are marked, the rest go back to pending
         await scheduler.shutdown()
         await bot.session.close()
         await app.close()

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from bot.cli_training import add_training_commands
 from bot.config import Config, ConfigError, load_config
 from bot.core.loader import load_directory, load_files, playbook_files
 from bot.core.playbook import ROLES, Playbook
@@ -106,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_invite_commands(commands)
     _add_playbooks_commands(commands)
     _add_digest_commands(commands)
+    add_training_commands(commands)
 
     export = commands.add_parser("export", help="export data as CSV").add_subparsers(title="export commands")
     decisions = export.add_parser("decisions", help="one row per decision, CSV on stdout")
@@ -221,12 +223,27 @@ def _lint(args: argparse.Namespace, config: Config) -> int:
     languages = args.languages or sorted({config.default_language, *(t.language for t in config.teams
                                                                      if t.language)})
     try:
-        _, problems, count = _load_paths(args.paths, config, languages)
+        playbook_paths, training = _split_training_paths(args.paths, config)
+        if args.paths and not playbook_paths:  # only training files: no playbook is linted (nor reported)
+            playbooks, problems, count = [], [], 0
+        else:
+            playbooks, problems, count = _load_paths(playbook_paths, config, languages)
     except _NoSuchPath as exc:
         print(f"{exc}: no such file or folder", file=sys.stderr)
         return EXIT_USAGE
+    from bot.core.training.generate import check_generated
+
+    problems = [*problems, *check_generated(playbooks)]
+    training_count = None
+    if training is not None:
+        found, training_count = _lint_training(training, args.paths, config, playbooks, languages)
+        problems.extend(found)
     errors = sum(1 for p in problems if p.severity == "error")
-    summary = f"{count} playbook file(s) checked: {errors} error(s), {len(problems) - errors} warning(s)"
+    # Only what was checked is named, so linting playbooks alone reads as it always has.
+    checked = [f"{count} playbook file(s)"] if count or training_count is None else []
+    if training_count is not None:
+        checked.append(f"{training_count} training file(s)")
+    summary = f"{' and '.join(checked)} checked: {errors} error(s), {len(problems) - errors} warning(s)"
     if args.format == "json":
         import json
 
@@ -238,6 +255,61 @@ def _lint(args: argparse.Namespace, config: Config) -> int:
             print(problem)
         print(summary)
     return 1 if errors else 0
+
+
+def _split_training_paths(paths: Sequence[str], config: Config) -> tuple[list[str], list[Path] | None]:
+    """Which `moments lint` paths are playbooks and which are training files (None: no training in this run).
+
+    Without paths: the configured training folder when it exists. With paths: the training folder itself,
+    anything inside it, and any YAML file whose top level has `cards:` are training; the rest are playbooks.
+    """
+    from bot.core.training.authored import is_training_source, training_files
+
+    if not paths:
+        return [], (training_files(config.training_dir) if config.training_dir.is_dir() else None)
+    training_root = config.training_dir.resolve()
+    playbook_paths: list[str] = []
+    training: list[Path] | None = None  # stays None unless some path is training (even an empty folder)
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise _NoSuchPath(raw)
+        resolved = path.resolve()
+        inside = resolved == training_root or training_root in resolved.parents
+        if path.is_dir():
+            if inside:
+                training = [*(training or []), *training_files(path)]
+            else:
+                playbook_paths.append(raw)
+            continue
+        try:
+            cards_file = inside or is_training_source(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            cards_file = False  # the playbook loader reports the unreadable file
+        if cards_file:
+            training = [*(training or []), path]
+        else:
+            playbook_paths.append(raw)
+    return playbook_paths, training
+
+
+def _lint_training(files: list[Path], paths: Sequence[str], config: Config, playbooks: Sequence[Playbook],
+                   languages: Sequence[str]) -> tuple[list[Problem], int]:
+    """Problems of training files, `playbook:` links checked against the playbooks linted in the same run and,
+    when files were named, those of the configured folder too (a card may link to any shipped playbook).
+    With no playbook at hand at all, links are not checked rather than all reported unknown."""
+    from bot.core.training.authored import load_training_directory, load_training_files
+
+    playbook_ids: set[str] | None = {p.id for p in playbooks}
+    if paths and config.playbooks_dir.is_dir():
+        playbook_ids = {*playbook_ids, *(p.id for p in load_directory(config.playbooks_dir)[0])}
+    elif not playbooks:
+        playbook_ids = None
+    if not paths:
+        _, problems = load_training_directory(config.training_dir, playbook_ids, languages)
+    else:
+        _, problems = load_training_files(files, playbook_ids, languages)
+    return problems, len(files)
 
 
 def _test(args: argparse.Namespace, config: Config) -> int:

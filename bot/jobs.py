@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 ESCALATION_TIMEOUT = "bot.jobs:escalation_timeout"
 RETENTION_PURGE = "bot.jobs:retention_purge"
 WEEKLY_DIGEST = "bot.jobs:weekly_digest"
+TRAINING_TICK = "bot.jobs:training_tick"
 
 
 def escalation_job_id(escalation_id: int) -> str:
@@ -99,3 +100,26 @@ async def weekly_digest(team_id: int) -> None:
 
     app = running.app
     await push(app.db, app.renderer, app.config, running.bot, team_id)
+
+
+def schedule_training_tick(settings: Any) -> None:
+    """Every `tick_seconds`: who has a refresher due now (bot/core/training/service.py), then send them.
+    Removed when training is switched off, so an old job does not linger in the store."""
+    if settings.enabled:
+        scheduler.schedule_every(TRAINING_TICK, "training-tick", seconds=settings.tick_seconds)
+    else:
+        scheduler.cancel("training-tick")
+
+
+async def training_tick() -> None:
+    running = scheduler.context()
+    if running is None:
+        return
+    app = running.app
+    added = await app.training.plan()
+    # Pushes made from the shell (`moments training push`) are rows in the database too: wake the
+    # sender whatever this tick added.
+    if app.fanout is not None:
+        app.fanout.wake()
+    if added:
+        log.info("training: %d refresher(s) due", added)

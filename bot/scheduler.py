@@ -5,7 +5,8 @@ arguments, so the job store holds no pickled code and a restarted process finds 
 that fell due while the bot was down still runs, once, at the next start (misfire grace of a day,
 coalesce). Jobs reach the running application through `context()`, which `start()` sets.
 
-The API is deliberately small and generic: start, schedule_at, schedule_daily, schedule_weekly, cancel, shutdown.
+The API is deliberately small and generic: start, schedule_at, schedule_every, schedule_daily, schedule_weekly,
+cancel, shutdown.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,13 @@ def schedule_weekly(ref: str, job_id: str, *, day_of_week: str, hour: int, minut
     (an IANA name: the wall-clock time holds across DST changes). Same id: replaced."""
     _running().add_job(ref, CronTrigger(day_of_week=day_of_week, hour=hour, minute=minute, timezone=timezone),
                        id=job_id, kwargs=kwargs, replace_existing=True)
+
+
+def schedule_every(ref: str, job_id: str, *, seconds: int, **kwargs: Any) -> None:
+    """Run the function at import path `ref` every `seconds`. A run missed while the bot was down is not
+    repeated (grace of one interval): the next one does the same work. Same id: replaced."""
+    _running().add_job(ref, IntervalTrigger(seconds=seconds, timezone=UTC), id=job_id, kwargs=kwargs,
+                       replace_existing=True, misfire_grace_time=seconds)
 
 
 def cancel(job_id: str) -> bool:

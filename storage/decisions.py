@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.decisions import DecisionDraft
 from bot.core.money import currency_decimals, from_minor
+from bot.core.training.nudges import struggled
+from storage import training
 from storage.models import Decision, Team, User
 from storage.types import utcnow
+
+log = logging.getLogger(__name__)
 
 
 async def record_decision(session: AsyncSession, draft: DecisionDraft, *, user_id: int,
@@ -35,6 +40,15 @@ async def record_decision(session: AsyncSession, draft: DecisionDraft, *, user_i
             raise
         return existing, False
     await session.refresh(decision)
+    if struggled(followed=decision.followed, disposition=decision.disposition, escalation=decision.escalation,
+                 backs=decision.backs):
+        # After the decision is safe: a refresher due sooner must never cost the decision itself.
+        try:
+            await training.nudge_playbook(session, user_id, decision.playbook_id, decision.created_at)
+            await session.commit()
+        except SQLAlchemyError:
+            await session.rollback()
+            log.exception("could not bring %s's cards forward for user %s", decision.playbook_id, user_id)
     return decision, True
 
 

@@ -28,10 +28,11 @@ from bot.core.digest import (
     Reactions,
     Review,
     Totals,
+    TrainingWeek,
     Week,
     median_offsets,
 )
-from storage.models import Decision, DigestSent, Team, TeamOversight, User
+from storage.models import Decision, DigestSent, Team, TeamOversight, TrainingAnswer, User
 from storage.types import UTCDateTime
 
 REVIEWS = 10  # rules worth reviewing shown, most worked-around first
@@ -232,7 +233,30 @@ async def figures(session: AsyncSession, team: Team, week: Week, currency: str) 
         people=await people(session, tid, week.start, week.end),
         days=await days(session, tid, week),
         unmatched=await unmatched(session, tid, week.start, week.end),
+        training=await training(session, tid, week.start, week.end),
     )
+
+
+WEAKEST_PLAYBOOKS = 3
+MIN_ANSWERS_FOR_WEAKEST = 3  # fewer answers say nothing about a playbook
+
+
+async def training(session: AsyncSession, team_id: int, start: datetime, end: datetime) -> TrainingWeek:
+    """Answers to training cards by the team's people in the week, grouped in SQL."""
+    bounds = (TrainingAnswer.team_id == team_id, TrainingAnswer.answered_at >= start, TrainingAnswer.answered_at < end)
+    right = func.sum(case((col(TrainingAnswer.correct), 1), else_=0))
+    answered, correct, trained = (await session.execute(
+        select(func.count(), right, func.count(func.distinct(TrainingAnswer.user_id))).where(*bounds))).one()
+    members = (await session.execute(select(func.count()).select_from(User).where(
+        User.team_id == team_id, col(User.active)))).scalar_one()
+    by_playbook = await session.execute(
+        select(TrainingAnswer.playbook_id, right.label("right"), func.count().label("answered"))
+        .where(*bounds, col(TrainingAnswer.playbook_id).is_not(None))
+        .group_by(TrainingAnswer.playbook_id).having(func.count() >= MIN_ANSWERS_FOR_WEAKEST)
+        .order_by((right * 1.0 / func.count()).asc(), func.count().desc(), TrainingAnswer.playbook_id)
+        .limit(WEAKEST_PLAYBOOKS))
+    weakest = [(row[0], int(row[1] or 0), int(row[2])) for row in by_playbook]
+    return TrainingWeek(int(answered), int(correct or 0), int(trained), int(members), weakest)
 
 
 # ---- who gets it, and the once-per-week claim ----------------------------------------------------------------

@@ -340,6 +340,7 @@ class TrainingDelivery(SQLModel, table=True):
     card_id: str = Field(foreign_key="training_cards.id", max_length=16)
     slot: str = Field(max_length=48)
     kind: str = Field(default="scheduled", max_length=16)  # scheduled | push | practice
+    new_card: bool = False  # the person had never seen this card: counts against training.new_per_day
     status: str = Field(default="pending", max_length=16)  # pending sending sent blocked failed cancelled
     chat_id: int = Field(sa_type=BigInteger)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

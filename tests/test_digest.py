@@ -269,11 +269,11 @@ async def test_the_4096_split_falls_between_sections(harness: Harness) -> None:
     messages = ui.messages(harness.app.renderer, await figures_of(harness, t), "en")
     assert len(messages) >= 2
     assert all(len(m) <= MESSAGE_LIMIT for m in messages)
-    starts = ("📊", "<b>Decisions", "💶", "🔧", "🙂", "❓", "👥")
+    starts = ("📊", "<b>Decisions", "💶", "🔧", "🙂", "❓", "🎯", "👥")
     assert all(m.startswith(starts) for m in messages), [m[:20] for m in messages]
     reviews = next(m for m in messages if m.startswith("🔧"))
     # One section longer than a message: cut at a line and marked; the next section may follow it.
-    assert reviews.endswith("\n…") or "\n…\n\n👥" in reviews
+    assert reviews.endswith("\n…") or "\n…\n\n🎯" in reviews or "\n…\n\n👥" in reviews
     assert "&lt;odd&gt;" in reviews
 
 

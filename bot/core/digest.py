@@ -221,6 +221,21 @@ class Phrase:
     count: int
 
 
+@dataclass(frozen=True)
+class TrainingWeek:
+    """The team's micro-training in the week: answers, how many right, who trained, the weakest playbooks."""
+
+    answered: int
+    correct: int
+    people_trained: int
+    members: int
+    weakest: list[tuple[str, int, int]] = field(default_factory=list)  # (playbook id, right, answered)
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.answered if self.answered else None
+
+
 @dataclass
 class Figures:
     """One team's week, every number the digest shows."""
@@ -237,6 +252,7 @@ class Figures:
     people: list[PersonRow] = field(default_factory=list)
     days: list[Day] = field(default_factory=list)
     unmatched: list[Phrase] | None = None  # None: the unmatched phrases table does not exist here
+    training: TrainingWeek | None = None
 
     @property
     def empty(self) -> bool:

@@ -21,6 +21,7 @@ from bot.handlers import (
     privacy,
     start,
     team,
+    training,
     unmatched,
 )
 
@@ -41,6 +42,7 @@ def routers() -> list[Router]:
         limits.router(),
         privacy.router(),
         history.router(),
+        training.router(),  # /train, /progress, /results, /push and the answers to cards
         escalation.router(),  # before moment: asking a lead, and what is typed while waiting for one
         moment.router(),
         fallback.router(),

@@ -99,3 +99,23 @@ class UnmatchedCb(CallbackData, prefix="um"):
     """/unmatched: make a playbook skeleton from the phrase in row `phrase`."""
 
     phrase: int
+
+
+class TrainAction(StrEnum):
+    ANSWER = "a"  # value: the choice
+    SURE = "s"  # value: how sure (0 guessed, 1 fairly, 2 certain)
+    WALK = "w"  # walk through the card's playbook (a trial: nothing recorded)
+    NEXT = "n"  # another card now
+    PAUSE = "p"
+    RESUME = "r"
+    RESULTS = "t"  # managers: the team's results
+    PUSH = "u"  # managers: send the chosen cards to the team (value: index in the push menu)
+
+
+class TrainCb(CallbackData, prefix="t"):
+    """Training buttons. `delivery` ties an answer to the card as it was sent to this person."""
+
+    action: TrainAction
+    delivery: int = 0
+    value: int = 0
+    ref: str = ""  # the playbook or card a push or a walk-through names

@@ -14,7 +14,7 @@ from bot.core.money import currency_decimals, from_minor
 from bot.ui.render import MESSAGE_LIMIT, Renderer
 
 TEMPLATE = "digest.html.j2"
-SECTIONS = ("header", "summary", "money", "reviews", "reactions", "unmatched", "people")
+SECTIONS = ("header", "summary", "money", "reviews", "reactions", "unmatched", "training", "people")
 SEPARATOR = "\n\n"
 
 

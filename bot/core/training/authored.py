@@ -1,0 +1,290 @@
+"""Authored training cards: YAML files in the training folder, checked like playbooks (file:line:column).
+
+A file holds a list of cards under `cards:`. Each card is a situation, a question, 2 to 4 choices and the why:
+
+    cards:
+      - id: cost-of-a-gesture                  # unique across all files; [a-z0-9-], at most 40 characters
+        title: The cost of a gesture           # optional: short name for lists
+        scenario: A regular's coffee machine ... # optional: what is happening
+        question: What do you do?              # required
+        choices:                               # required: 2 to 4 texts, each a button (at most 40 characters)
+          - Refund it in full
+          - Send it away for repair
+        answer: 1                              # required: the number of the right choice, counting from 1
+        why: A lost regular costs ...          # required: the principle, in one to three sentences
+        tags: [money]                          # optional: list of strings
+        team: shop-1                           # optional: the card is only for this team
+        playbook: refund-without-receipt       # optional: the playbook to open after answering
+
+Texts follow the playbooks' conventions (a string is English, or a mapping language → string) and their
+length limits: a choice is a button like a playbook label, the question is like a step's `ask`, the scenario
+like an outcome's `say`, the why like a principle; question and scenario together must also fit one message.
+
+Choices are shown in the order written: put the right one wherever it reads best, and not always first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from bot.core.loader import ID_PATTERN, MAX_ID_LENGTH, MAX_LENGTH, _Checker, _display, _type_name, playbook_files
+from bot.core.problems import Problem
+from bot.core.text import Text
+from bot.core.training.card import Card, Choice
+from bot.core.yamlpos import PathKey, YamlSyntaxError, parse_yaml
+
+FILE_KEYS = {"cards"}
+CARD_KEYS = {"id", "title", "scenario", "question", "choices", "answer", "why", "tags", "team", "playbook"}
+REQUIRED = ("id", "question", "choices", "answer", "why")
+MIN_CHOICES, MAX_CHOICES = 2, 4
+# The playbook limit each card text follows (bot/core/loader.py MAX_LENGTH), so cards fit where playbooks do.
+LIMIT_KEYS = {"title": "title", "scenario": "say", "question": "ask", "choice": "label", "why": "principle"}
+MAX_MESSAGE = 1000  # question and scenario together: one short message, read at a glance mid-shift
+MAX_TEAM_LENGTH = 64  # as config.yaml's team names
+MAX_TAG_LENGTH = MAX_ID_LENGTH
+
+
+def _hint(value: str, known: Iterable[str]) -> str:
+    match = process.extractOne(value, sorted(known), scorer=fuzz.ratio, score_cutoff=70)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _has(text: Text, language: str) -> bool:
+    """A language is covered by itself or, for a regional code (pt-BR), by its base language (pt)."""
+    return language in text.values or language.split("-")[0] in text.values
+
+
+def parse_cards(source: str, file: str, playbook_ids: set[str] | None = None,
+                languages: Iterable[str] | None = None, *, seen: dict[str, str] | None = None,
+                ) -> tuple[list[Card], list[Problem]]:
+    """Parse and validate one training file: its valid cards and every problem.
+
+    A card with an error is left out; the others of the file are kept. `playbook_ids`, when given, are the
+    playbooks a card may link to (else `playbook:` is not checked); `languages` adds a warning for every text
+    missing in one of them. `seen` (id → "file:line") carries ids across files, to report duplicates.
+    """
+    try:
+        parsed = parse_yaml(source)
+    except YamlSyntaxError as exc:
+        return [], [Problem(file, exc.position.line, exc.position.column, exc.message)]
+    check = _Checker(file, parsed)
+    for path, position in parsed.duplicates:
+        check.error_at(position, f"duplicate key '{path[-1]}'")
+    doc = check.mapping(parsed.data, (), "a training file (cards: followed by a list of cards)")
+    if doc is None:
+        return [], check.problems
+    check.unknown_keys(doc, FILE_KEYS, (), "the training file")
+    if "cards" not in doc:
+        check.error((), "missing required field 'cards'")
+        return [], check.problems
+    raw_cards = doc["cards"]
+    if not isinstance(raw_cards, list):
+        check.error(("cards",), f"cards must be a list of cards (- id: ...), got {_type_name(raw_cards)}")
+        return [], check.problems
+    if not raw_cards:
+        pos = parsed.position(("cards",))
+        check.problems.append(Problem(file, pos.line, pos.column, "no cards in this file", severity="warning"))
+    seen = {} if seen is None else seen
+    wanted = sorted(set(languages or ()))
+    cards: list[Card] = []
+    for index, raw in enumerate(raw_cards):
+        before = sum(1 for p in check.problems if p.severity == "error")
+        card = _card(check, raw, ("cards", index), index, playbook_ids, wanted, seen)
+        if card is not None and sum(1 for p in check.problems if p.severity == "error") == before:
+            cards.append(card)
+    return cards, check.problems
+
+
+def _card(check: _Checker, raw: Any, path: PathKey, index: int, playbook_ids: set[str] | None,
+          languages: list[str], seen: dict[str, str]) -> Card | None:
+    what = f"card {index + 1}"
+    body = check.mapping(raw, path, what)
+    if body is None:
+        return None
+    card_id = None
+    if "id" in body:
+        card_id = check.identifier(body["id"], (*path, "id"), f"the id of {what}")
+        if card_id is not None and len(card_id) > MAX_ID_LENGTH:
+            check.error((*path, "id"), f"the id of {what} is {len(card_id)} characters long; "
+                                       f"the most is {MAX_ID_LENGTH}")
+            card_id = None
+    if card_id is not None:
+        what = f"card '{card_id}'"
+    check.unknown_keys(body, CARD_KEYS, path, what)
+    for key in REQUIRED:
+        if key not in body:
+            check.error(path, f"missing required field '{key}' in {what}")
+
+    def text(key: str, label: str, required: bool = True) -> Text:
+        return check.text(body.get(key), (*path, key), f"{label} of {what}", LIMIT_KEYS[key],
+                          required=required and key in body)
+
+    title = text("title", "the title", required=False)
+    scenario = text("scenario", "the scenario", required=False)
+    question = text("question", "the question")
+    why = text("why", "the why")
+    _message_length(check, (*path, "question"), what, question, scenario)
+    choices = _choices(check, body.get("choices"), (*path, "choices"), what) if "choices" in body else []
+    answer = _answer(check, body.get("answer"), (*path, "answer"), what, len(choices)) if "answer" in body else None
+    tags = _tags(check, body.get("tags"), (*path, "tags"), what) if "tags" in body else ()
+    team = _team(check, body.get("team"), (*path, "team"), what) if "team" in body else None
+    playbook = _playbook(check, body.get("playbook"), (*path, "playbook"), what, playbook_ids) \
+        if "playbook" in body else None
+
+    if card_id is not None:
+        pos = check.parsed.position((*path, "id"))
+        if card_id in seen:
+            check.error((*path, "id"), f"duplicate card id '{card_id}' (also in {seen[card_id]}): give this card "
+                                       "its own id (it is skipped)")
+            return None
+        seen[card_id] = f"{check.file}:{pos.line}"
+    if languages:
+        texts = [("title", title, "the title"), ("scenario", scenario, "the scenario"),
+                 ("question", question, "the question"), ("why", why, "the why")]
+        texts += [(("choices", number), choice, f"choice {number + 1}") for number, choice in enumerate(choices)]
+        for key, value, label in texts:
+            if not value:
+                continue
+            where = (*path, *key) if isinstance(key, tuple) else (*path, key)
+            for language in languages:
+                if not _has(value, language):
+                    pos = check.parsed.position(where)
+                    check.problems.append(Problem(check.file, pos.line, pos.column,
+                                                  f"{label} of {what} has no '{language}' text", severity="warning"))
+    if card_id is None or answer is None or len(choices) < MIN_CHOICES or not question or not why:
+        return None
+    return Card(key=f"authored:{card_id}", source="authored", question=question,
+                choices=tuple(Choice(text=choice, correct=number == answer) for number, choice in enumerate(choices)),
+                why=why, scenario=scenario, playbook_id=playbook, team=team, tags=tags, title=title)
+
+
+def _message_length(check: _Checker, path: PathKey, what: str, question: Text, scenario: Text) -> None:
+    """Question and scenario are one message: each may be within its own limit and still be too long together."""
+    if not question or not scenario:
+        return
+    for language in sorted({*question.values, *scenario.values}):
+        q, s = question.get(language), scenario.get(language)
+        if len(q) > MAX_LENGTH[LIMIT_KEYS["question"]] or len(s) > MAX_LENGTH[LIMIT_KEYS["scenario"]]:
+            continue  # already reported as too long on its own
+        if len(q) + len(s) > MAX_MESSAGE:
+            check.error(path, f"the question and scenario of {what} are {len(q) + len(s)} characters long together "
+                              f"('{language}'); the most is {MAX_MESSAGE}")
+
+
+def _choices(check: _Checker, value: Any, path: PathKey, what: str) -> list[Text]:
+    """The 2 to 4 texts, in order; an error for a wrong count and for two choices that read the same."""
+    if not isinstance(value, list):
+        check.error(path, f"the choices of {what} must be a list of texts (- ...), got {_type_name(value)}")
+        return []
+    if not MIN_CHOICES <= len(value) <= MAX_CHOICES:
+        check.error(path, f"{what} has {len(value)} choice(s); give {MIN_CHOICES} to {MAX_CHOICES}")
+    choices: list[Text] = []
+    for number, item in enumerate(value):
+        if isinstance(item, dict) and {"text", "correct", "label"} & set(item):
+            # The shape other quiz formats use; here a choice is only its text, and `answer:` marks the right one.
+            check.error((*path, number), f"choice {number + 1} of {what} must be a text (a string or "
+                                         "{en: ..., it: ...}); mark the right choice with 'answer: N'")
+            choices.append(Text())
+            continue
+        choice = check.text(item, (*path, number), f"choice {number + 1} of {what}", LIMIT_KEYS["choice"])
+        for earlier, other in enumerate(choices):
+            shared = [lang for lang in choice.values if lang in other.values
+                      and choice.values[lang].strip().casefold() == other.values[lang].strip().casefold()]
+            if choice and shared:
+                check.error((*path, number), f"choice {number + 1} of {what} is the same as choice {earlier + 1}")
+                break
+        choices.append(choice)
+    return choices
+
+
+def _answer(check: _Checker, value: Any, path: PathKey, what: str, count: int) -> int | None:
+    """The right choice, 1-based in the file, 0-based in the result. Exactly one: a list is refused."""
+    top = count if MIN_CHOICES <= count <= MAX_CHOICES else MAX_CHOICES
+    if isinstance(value, list):
+        check.error(path, f"the answer of {what} must be one number: a card has exactly one right choice")
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+        check.error(path, f"the answer of {what} must be the number of the right choice, 1 to {top}, "
+                          f"got {value!r}")
+        return None
+    return value - 1
+
+
+def _tags(check: _Checker, value: Any, path: PathKey, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
+        check.error(path, f"the tags of {what} must be a list of strings")
+        return ()
+    for number, tag in enumerate(value):
+        if len(tag) > MAX_TAG_LENGTH:
+            check.error((*path, number), f"tag {number + 1} of {what} is {len(tag)} characters long; "
+                                         f"the most is {MAX_TAG_LENGTH}")
+    return tuple(value)
+
+
+def _team(check: _Checker, value: Any, path: PathKey, what: str) -> str | None:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEAM_LENGTH:
+        check.error(path, f"the team of {what} must be a team name (at most {MAX_TEAM_LENGTH} characters), "
+                          f"got {value!r}")
+        return None
+    return value
+
+
+def _playbook(check: _Checker, value: Any, path: PathKey, what: str, playbook_ids: set[str] | None) -> str | None:
+    if not isinstance(value, str) or not ID_PATTERN.match(value):
+        check.error(path, f"the playbook of {what} must be a playbook id, got {value!r}")
+        return None
+    if playbook_ids is not None and value not in playbook_ids:
+        # A warning: the card still teaches; only the "open the playbook" button would have nowhere to go.
+        pos = check.parsed.position(path)
+        check.problems.append(Problem(check.file, pos.line, pos.column,
+                                      f"the playbook of {what} names unknown playbook '{value}'"
+                                      f"{_hint(value, playbook_ids)}", severity="warning"))
+        return None
+    return value
+
+
+def training_files(root: Path) -> list[Path]:
+    """Every .yaml/.yml file under the training folder, sorted (the same rule as for playbooks)."""
+    return playbook_files(root)
+
+
+def load_training_files(files: Iterable[Path], playbook_ids: set[str] | None = None,
+                        languages: Iterable[str] | None = None, display_root: Path | None = None,
+                        ) -> tuple[list[Card], list[Problem]]:
+    """Cards and problems of many files; card ids must be unique across them."""
+    cards: list[Card] = []
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    wanted = list(languages or ())
+    for file in files:
+        shown = _display(file, display_root)
+        try:
+            source = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(shown, 1, 1, f"cannot read file: {exc}"))
+            continue
+        found_cards, found = parse_cards(source, shown, playbook_ids, wanted, seen=seen)
+        cards.extend(found_cards)
+        problems.extend(found)
+    return cards, problems
+
+
+def load_training_directory(root: Path, playbook_ids: set[str] | None = None,
+                            languages: Iterable[str] | None = None) -> tuple[list[Card], list[Problem]]:
+    """Every authored card under `root`. A folder that does not exist holds no cards and no problems."""
+    if not root.is_dir():
+        return [], []
+    return load_training_files(training_files(root), playbook_ids, languages, display_root=root.parent)
+
+
+def is_training_source(source: str) -> bool:
+    """Whether a YAML text is a training file: a mapping with `cards:` at the top (for `moments lint`)."""
+    try:
+        data = parse_yaml(source).data
+    except YamlSyntaxError:
+        return False
+    return isinstance(data, dict) and "cards" in data
