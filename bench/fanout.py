@@ -163,28 +163,20 @@ async def own_card(db: Database) -> str:
     return card.id
 
 
-async def rows_by_status(url: str) -> tuple[dict[str, int], list[int]]:
+async def rows_by_status(db: Database) -> tuple[dict[str, int], list[int]]:
     """Rows per status, and the chats of rows still 'sending'."""
-    db = Database(url)
-    try:
-        found = await deliveries.counts(db)
-        async with db.engine.connect() as conn:
-            table = TrainingDelivery.__table__  # type: ignore[attr-defined]
-            sending = (await conn.execute(select(table.c.chat_id).where(table.c.status == "sending"))).all()
-        return found, [int(chat) for (chat,) in sending]
-    finally:
-        await db.dispose()
+    found = await deliveries.counts(db)
+    async with db.engine.connect() as conn:
+        table = TrainingDelivery.__table__  # type: ignore[attr-defined]
+        sending = (await conn.execute(select(table.c.chat_id).where(table.c.status == "sending"))).all()
+    return found, [int(chat) for (chat,) in sending]
 
 
-async def other_rows(url: str) -> int:
+async def other_rows(db: Database) -> int:
     """Deliveries the bot added on its own (a scheduled tick): they would blur the counts."""
-    db = Database(url)
-    try:
-        async with db.engine.connect() as conn:
-            table = TrainingDelivery.__table__  # type: ignore[attr-defined]
-            return len((await conn.execute(select(table.c.id).where(table.c.slot != SLOT))).all())
-    finally:
-        await db.dispose()
+    async with db.engine.connect() as conn:
+        table = TrainingDelivery.__table__  # type: ignore[attr-defined]
+        return len((await conn.execute(select(table.c.id).where(table.c.slot != SLOT))).all())
 
 
 # --- the bot -------------------------------------------------------------------------------------
@@ -302,6 +294,7 @@ async def one_run(args: argparse.Namespace, workdir: Path, number: int) -> RunRe
     _, chats = await seed(url, args.people)
     config_path = workdir / "config.yaml"
     write_config(config_path, args)
+    db = Database(url)  # the bench's own reads, one engine for the whole run
     async with CountingAPI(token=TOKEN, timeout=args.timeout) as api:
         api.faults.rate_limit("sendMessage", per_second=args.limit, retry_after=1)
         for chat in chats:
@@ -329,7 +322,7 @@ async def one_run(args: argparse.Namespace, workdir: Path, number: int) -> RunRe
             task.cancel()
         killed_at = time.perf_counter()
         before = Phase(list(api.sends))
-        _, sending = await rows_by_status(url)
+        _, sending = await rows_by_status(db)
         delivered = {s.chat_id for s in before.accepted}
         delivered_at_kill = sum(1 for chat in sending if chat in delivered)
 
@@ -338,7 +331,7 @@ async def one_run(args: argparse.Namespace, workdir: Path, number: int) -> RunRe
         deadline = time.perf_counter() + args.timeout
         timed_out = False
         while True:
-            statuses, _ = await rows_by_status(url)
+            statuses, _ = await rows_by_status(db)
             if statuses["pending"] == 0 and statuses["sending"] == 0:
                 break
             if time.perf_counter() > deadline or second.returncode is not None:
@@ -348,9 +341,11 @@ async def one_run(args: argparse.Namespace, workdir: Path, number: int) -> RunRe
         code = await stop_bot(second)
         after = Phase([s for s in api.sends[len(before.sends):]])
         received = Counter({chat: len(api.user(chat).messages) for chat in chats})
+        others = await other_rows(db)
+    await db.dispose()
     gap = after.accepted[0].at - killed_at if after.accepted else float("nan")
     return RunResult(before, after, received, args.people, statuses, len(sending), delivered_at_kill, code,
-                     log_problems(log_path), timed_out, gap, await other_rows(url))
+                     log_problems(log_path), timed_out, gap, others)
 
 
 def report(number: int, r: RunResult, limit: int, verbose: bool = False) -> None:
@@ -363,8 +358,9 @@ def report(number: int, r: RunResult, limit: int, verbose: bool = False) -> None
             picks = ", ".join(f"p{q} {gaps[min(len(gaps) - 1, len(gaps) * q // 100)]:.1f}" for q in (10, 50, 90, 99))
             print(f"    gaps between accepted sends (ms): {picks}, max {gaps[-1]:.1f}")
     print(f"  while sending: {r.rate:.1f} msg/s = {r.rate / limit:.3f} of the {limit}/s limit (target >= 0.9)")
+    gone = sum(1 for s in r.before.sends if s.client_gone)
     print(f"  at the kill: {r.sending_at_kill} rows 'sending'; the stand-in had already delivered "
-          f"{r.delivered_at_kill} of them (so re-sending those makes duplicates)")
+          f"{r.delivered_at_kill} of them (re-sending those makes duplicates); {gone} answered after the bot died")
     print(f"  kill -> first card from the restarted bot: {r.restart_gap:.1f} s (start-up, then claims once stale)")
     print(f"  duplicates: {r.duplicates} (target 0); missing: {r.missing} (target 0); 429s: "
           f"{r.before.limited + r.after.limited}")

@@ -71,8 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--role", choices=ROLES, default="admin", help="who you are in the demo (default: admin)")
     demo.set_defaults(handler=_demo)
 
-    lint = commands.add_parser("lint", help="check playbooks; exit 1 on any error")
-    lint.add_argument("paths", nargs="*", help="files or folders (default: the playbooks folder)")
+    lint = commands.add_parser("lint", help="check playbooks and training cards; exit 1 on any error")
+    lint.add_argument("paths", nargs="*", help="files or folders (default: the playbooks and training folders)")
     lint.add_argument("--format", choices=("text", "json"), default="text",
                       help="text: one line per problem; json: a JSON list on stdout, the summary on stderr")
     lint.add_argument("--languages", type=_languages, metavar="CODES",

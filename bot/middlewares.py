@@ -85,6 +85,11 @@ class IdentifyPerson(BaseMiddleware):
             found = await people.person_row(self.db, sender.id)
         if found is None or not found.active:
             return None
+        if found.unreachable_since is not None:
+            # Sending to them failed (403) and training stopped; they write again, so they are back.
+            from storage import training
+
+            await training.set_reachable(self.db, found.telegram_id, None)
         # Staff and leads (most updates) cover their own team only: spare them the query.
         oversees: list[int] = []
         if found.role in OVERSEERS:

@@ -1,10 +1,11 @@
 """Training deliveries: the queue the fan-out (bot/fanout.py) sends from, on SQLite and PostgreSQL.
 
 A row's life: pending → sending (claimed, right before the request) → sent | blocked | failed | cancelled.
-A claim is a guarded UPDATE (… WHERE id = ? AND status = <what we read> [AND claimed_at = <what we read>]),
-so of two processes reading the same row only one gets it. A row left 'sending' by a process that died is
-claimed again once its claim is older than `stale_before`: delivery is at least once, and a duplicate is only
-possible for a request that was in flight when its process died (at most `senders` rows per crash).
+A claim is a guarded UPDATE (… WHERE id IN <the oldest claimable ids> AND status = 'pending', or for a stale
+claim AND status = 'sending' AND claimed_at < stale_before), so of two processes that read the same row only
+one gets it. A row left 'sending' by a process that died is claimed again once its claim is older than
+`stale_before`: delivery is at least once, and a duplicate is only possible for a request that was in flight
+when its process died (at most `senders` rows per crash; bench/fanout.py measures how often).
 
 People who are paused (TrainingProfile.paused_at) or unreachable (unreachable_since: they blocked the bot) are
 skipped by `claim`: their rows stay pending and go when they come back (`set_reachable`, or unpausing). The

@@ -11,7 +11,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import unmatched
 from storage.audit import audit
-from storage.models import AuditEntry, Conversation, Decision, Escalation, User
+from storage.models import (
+    AuditEntry,
+    Conversation,
+    Decision,
+    Escalation,
+    TrainingDelivery,
+    TrainingMemory,
+    TrainingProfile,
+    User,
+)
 from storage.types import utcnow
 
 # An offered list's "None of these" button needs its phrase only while the list is fresh.
@@ -52,6 +61,14 @@ async def forget_person(session: AsyncSession, user: User) -> None:
     await session.exec(update(Escalation).where(col(Escalation.user_id) == user.id).values(note=None))
     await _scrub_escalation_flows(session, col(Escalation.user_id) == user.id)
     await unmatched.forget(session, user.id)
+    # Training: their memory and switches go; answers stay for the team's figures, like decisions; the chat id
+    # kept on each delivery is their Telegram id, so it goes too, and nothing unsent will be sent.
+    await session.exec(delete(TrainingMemory).where(col(TrainingMemory.user_id) == user.id))
+    await session.exec(delete(TrainingProfile).where(col(TrainingProfile.user_id) == user.id))
+    await session.exec(update(TrainingDelivery).where(col(TrainingDelivery.user_id) == user.id)
+                       .where(col(TrainingDelivery.status).in_(("pending", "sending"))).values(status="cancelled"))
+    await session.exec(update(TrainingDelivery).where(col(TrainingDelivery.user_id) == user.id)
+                       .values(chat_id=-user.id))
     await session.exec(update(AuditEntry).where(col(AuditEntry.actor_id) == user.id).values(actor="(forgotten)"))
     await session.exec(update(AuditEntry).where(col(AuditEntry.subject) == str(telegram_id))
                        .values(subject=f"(forgotten #{user.id})"))

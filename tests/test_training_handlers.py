@@ -199,3 +199,31 @@ async def test_admin_sees_train_in_help(harness: Harness) -> None:
     admin = harness.person(ADMIN_ID, "Alice")
     await admin.send("/help")
     assert "/train" in admin.last_text()
+
+
+async def test_writing_to_the_bot_again_makes_a_person_reachable(harness: Harness) -> None:
+    from datetime import UTC, datetime
+
+    from storage import training as store
+
+    ann = await staff(harness)
+    await store.set_reachable(harness.app.db, ann.telegram_id, datetime.now(UTC))  # a 403 from the fan-out
+    [profile] = await rows(harness, TrainingProfile)
+    assert profile.unreachable_since is not None
+    await ann.send("/progress")
+    assert "Your training" in ann.last_text() and "Messages to you failed" not in ann.last_text()
+    [profile] = await rows(harness, TrainingProfile)
+    assert profile.unreachable_since is None
+
+
+async def test_forgetme_removes_training_memory_and_the_chat_id(harness: Harness) -> None:
+    ann = await staff(harness)
+    await ann.send("/train")
+    await answer_right(harness, ann)
+    await ann.send("/forgetme")
+    await ann.press(next(label for label in ann.screen()[1] if "Delete" in label or "delete" in label))
+    assert await rows(harness, TrainingMemory) == []
+    [delivery] = await rows(harness, TrainingDelivery)
+    assert delivery.chat_id < 0 and delivery.chat_id != ann.telegram_id
+    [answer] = await rows(harness, TrainingAnswer)  # kept, anonymous, for the team's figures
+    assert answer.correct
