@@ -253,6 +253,20 @@ class Phase:
         ok = self.accepted
         return (ok[-1].bot_cpu - ok[0].bot_cpu) / (len(ok) - 1) * 1000 if len(ok) > 1 else float("nan")
 
+    def explain_429s(self) -> list[str]:
+        """For each 429: what the stand-in had accepted in the second before, and the smallest and largest gaps
+        between those (a stall shows as a long gap followed by sends bunched together)."""
+        lines = []
+        for index, send in enumerate(self.sends):
+            if send.status != 429:
+                continue
+            window = [s.at for s in self.sends[:index] if s.status == 200 and send.at - s.at < 1.0]
+            gaps = [(b - a) * 1000 for a, b in itertools.pairwise(window)]
+            lines.append(f"429: {len(window)} accepted in the second before; gaps between them "
+                         f"{min(gaps, default=0):.1f}-{max(gaps, default=0):.1f} ms; "
+                         f"{sum(1 for g in gaps if g < 10)} under 10 ms")
+        return lines
+
     def gaps_ms(self) -> list[float]:
         ok = self.accepted
         return sorted((b.at - a.at) * 1000 for a, b in itertools.pairwise(ok))
@@ -353,6 +367,9 @@ def report(number: int, r: RunResult, limit: int, verbose: bool = False) -> None
     for name, phase in (("before the kill", r.before), ("after the restart", r.after)):
         print(f"  {name}: {len(phase.accepted)} cards accepted in {phase.span:.2f} s = {phase.rate:.1f} msg/s, "
               f"{phase.limited} x 429, bot CPU {phase.cpu_per_card_ms:.1f} ms per card")
+        if verbose:
+            for line in phase.explain_429s():
+                print(f"    {line}")
         gaps = phase.gaps_ms()
         if verbose and gaps:
             picks = ", ".join(f"p{q} {gaps[min(len(gaps) - 1, len(gaps) * q // 100)]:.1f}" for q in (10, 50, 90, 99))

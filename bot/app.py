@@ -153,9 +153,12 @@ def build_bot(config: Config) -> Bot:
 
 
 async def set_commands(bot: Bot, renderer: Renderer) -> None:
-    commands = [BotCommand(command=name, description=renderer.t(f"commands.{name}"))
-                for name in ("start", "history", "train", "progress", "cancel", "help")]
-    await bot.set_my_commands(commands)
+    """The command menu in English, and in each language with a catalogue for people whose Telegram is set
+    to it (Telegram picks the list by the user's language_code)."""
+    names = ("start", "history", "train", "progress", "language", "cancel", "help")
+    for language in renderer.catalogues.languages:
+        commands = [BotCommand(command=name, description=renderer.t(f"commands.{name}", language)) for name in names]
+        await bot.set_my_commands(commands, language_code=None if language == "en" else language)
 
 
 async def run(config: Config) -> None:

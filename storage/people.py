@@ -48,6 +48,14 @@ async def person_row(db: Database, telegram_id: int) -> Row[Any] | None:
         return (await connection.execute(query)).first()
 
 
+async def set_language(session: AsyncSession, user_id: int, language: str) -> None:
+    user = await session.get(User, user_id)
+    if user is not None:
+        user.language = language
+        session.add(user)
+        await session.commit()
+
+
 async def team_by_name(session: AsyncSession, name: str) -> Team | None:
     return (await session.exec(select(Team).where(Team.name == name))).first()
 
@@ -84,8 +92,9 @@ async def upsert_user(session: AsyncSession, telegram_id: int, *, role: str, tea
     created = user is None
     before = None
     if user is None:
+        # Without a choice of their own (added by an admin), a person speaks their team's language.
         user = User(telegram_id=telegram_id, name=name, role=role, team_id=team_row.id,
-                    language=language or "en")
+                    language=language or team_row.language or "en")
     else:
         before = person_record(user, await team_name(session, user.team_id))
         user.role = role

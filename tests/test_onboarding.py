@@ -53,6 +53,22 @@ def test_names_and_hours() -> None:
     assert toggle_day([0, 2], 2) == [0] and toggle_day([0], 6) == [0, 6]
 
 
+async def test_onboarding_in_italian(harness: Harness) -> None:
+    token = await invite_from_manager(harness)
+    nora = harness.person(NEWCOMER, "Nora", language="it")
+    await nora.send(f"/start {token}")
+    await nora.send("Nora")
+    await nora.press("Italiano")
+    _, labels = nora.screen()
+    assert {"Lun–Ven", "Lun", "Dom", "Continua ▶"} <= set(labels)  # from here on, the bot speaks Italian
+    await nora.press("Lun–Ven")  # a preset goes straight on to the hours
+    await nora.press("09:00–17:00")
+    joined = await user(harness)
+    assert joined is not None and joined.language == "it"
+    _, labels = nora.screen()
+    assert labels[0] == "🧭 Un momento con il cliente"
+
+
 async def test_onboarding_end_to_end(harness: Harness) -> None:
     token = await invite_from_manager(harness)
     nora = harness.person(NEWCOMER, "Nora")
@@ -65,7 +81,7 @@ async def test_onboarding_end_to_end(harness: Harness) -> None:
     text, labels = nora.screen()
     assert "Thanks, <b>&lt;Nora &amp; Co&gt;</b>" in text
     assert labels == ["English", "Italiano", "Français", "Русский"]
-    await nora.press("Italiano")
+    await nora.press("English")  # the Italian path: test_onboarding_in_italian
     text, labels = nora.screen()
     assert "which days" in text and {"Mon–Fri", "Sat–Sun", "Every day", "Mon", "Sun", "Continue ▶"} <= set(labels)
     await nora.press("Continue ▶")
@@ -82,7 +98,7 @@ async def test_onboarding_end_to_end(harness: Harness) -> None:
 
     joined = await user(harness)
     assert joined is not None and joined.active
-    assert (joined.name, joined.role, joined.language) == ("<Nora & Co>", "staff", "it")
+    assert (joined.name, joined.role, joined.language) == ("<Nora & Co>", "staff", "en")
     assert joined.shift == {"days": [0, 2], "start": "08:00", "end": "16:00"}
     [invite] = await invite_rows(harness)
     assert invite.uses == 1 and joined.team_id == invite.team_id

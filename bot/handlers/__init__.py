@@ -15,6 +15,7 @@ from bot.handlers import (
     graph,
     history,
     invites,
+    language,
     limits,
     moment,
     onboarding,
@@ -41,6 +42,7 @@ def routers() -> list[Router]:
         unmatched.router(),  # /unmatched, and "None of these" under search results
         limits.router(),
         privacy.router(),
+        language.router(),  # /language
         history.router(),
         training.router(),  # /train, /progress, /results, /push and the answers to cards
         escalation.router(),  # before moment: asking a lead, and what is typed while waiting for one

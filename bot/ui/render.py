@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context,
 from jinja2.runtime import Context
 
 from bot.core.text import FALLBACK_LANGUAGE
+from bot.ui.i18n import Catalogues
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -42,8 +43,10 @@ class Renderer:
     def __init__(self, currency: str, templates_dir: Path = TEMPLATES_DIR, locales_dir: Path = LOCALES_DIR) -> None:
         self.currency = currency
         self.locales_dir = locales_dir
+        self.catalogues = Catalogues(locales_dir)
         self.env = Environment(
             loader=FileSystemLoader(templates_dir),
+            extensions=["jinja2.ext.i18n"],
             autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
             undefined=StrictUndefined,
             trim_blocks=False,
@@ -57,28 +60,39 @@ class Renderer:
             lambda ctx, amount, currency=None: self.money(amount, _language(ctx),
                                                           currency or ctx.get("currency") or self.currency))
         self.env.globals["t"] = pass_context(lambda ctx, key, **values: self.t(key, _language(ctx), **values))
+        # {% trans %} blocks and _() in templates: the catalogue of the language being rendered. Newstyle
+        # gettext escapes the values put into a translated text, as autoescape would.
+        self.env.install_gettext_callables(  # type: ignore[attr-defined]
+            pass_context(lambda ctx, message: self.catalogues.gettext(_language(ctx), message)),
+            pass_context(lambda ctx, singular, plural, n: self.catalogues.ngettext(_language(ctx), singular, plural,
+                                                                                   n)),
+            newstyle=True)
 
     def warm(self) -> None:
-        """Compile every template and load the currency data now, so no person waits for it later."""
+        """Compile every template and catalogue and load the currency data now, so no person waits for it."""
         for name in self.env.list_templates(filter_func=lambda name: name.endswith(".html.j2")):
             self.env.get_template(name)
-        self.money(0)
+        self.catalogues.warm()
+        for language in self.catalogues.languages:
+            self.money(0, language)
 
-    def labels(self, language: str) -> dict[str, str]:
-        base = _catalogue(self.locales_dir / f"{FALLBACK_LANGUAGE}.yaml")
-        own = self.locales_dir / f"{language}.yaml"
-        if language != FALLBACK_LANGUAGE and own.exists():
-            return {**base, **_catalogue(own)}
-        return base
+    def labels(self, language: str = FALLBACK_LANGUAGE) -> dict[str, str]:
+        """The English labels by key (bot/locales/en.yaml): the message ids of the catalogues."""
+        return _catalogue(self.locales_dir / f"{FALLBACK_LANGUAGE}.yaml")
 
     def t(self, key: str, language: str = FALLBACK_LANGUAGE, **values: Any) -> str:
-        """A short label; an unknown key shows the key itself, so a missing text is visible, not fatal."""
-        text = self.labels(language).get(key, key)
+        """A short label in `language` (English where the catalogue lacks it); an unknown key shows the key
+        itself, so a missing text is visible, not fatal."""
+        english = self.labels().get(key)
+        if english is None:
+            return key
+        text = self.catalogues.gettext(language, english)
         return text.format(**values) if values else text
 
     def money(self, amount: Decimal | int | float, language: str = FALLBACK_LANGUAGE,
               currency: str | None = None) -> str:
-        return format_currency(amount, currency or self.currency, locale=language.replace("-", "_"))
+        """"€1,234.50" in English, "1.234,50 €" in Italian, "1 234,50 €" in French: Babel's locale data."""
+        return format_currency(amount, currency or self.currency, locale=self.catalogues.locale(language))
 
     def render(self, template: str, language: str = FALLBACK_LANGUAGE, **context: Any) -> str:
         text = self.env.get_template(template).render(language=language, **context).strip()
