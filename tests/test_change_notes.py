@@ -29,8 +29,15 @@ from tests.harness import Harness, Person
 
 REFUND_FILE = ROOT / "playbooks" / "retail" / "refund-without-receipt.yaml"
 PID = "refund-without-receipt"
-GENUINE = '{label: {en: "Looks genuine"}, outcome: store-credit}'
-GENUINE_REFUND = '{label: {en: "Looks genuine"}, outcome: full-refund}'
+
+
+def answer(russian_label: str, outcome: str) -> str:
+    """An option as the playbook file writes it: the label's last language line, then where it leads."""
+    return f'ru: "{russian_label}"\n        outcome: {outcome}'
+
+
+GENUINE = answer("Выглядит честно", "store-credit")
+GENUINE_REFUND = answer("Выглядит честно", "full-refund")
 FULL_REFUND = "Refund in full to the original payment method"
 STORE_CREDIT = "Offer store credit for the full current price"
 NO_TRACE = ("Yes, or I can't tell", "No, no trace at all", "Looks genuine")
@@ -85,19 +92,19 @@ def test_wording_only_makes_no_note_and_a_new_playbook_neither() -> None:
 def test_the_note_is_in_the_readers_language() -> None:
     before, after = playbook(), playbook(RECOMMEND)
     note = build_note(diff_playbooks(before, after), before, after, language="it")
-    assert note is not None and note.title == "Reso senza scontrino"  # labels without Italian fall back
-    assert note.paths[0].answers == NO_TRACE
+    assert note is not None and note.title == "Reso senza scontrino"
+    assert note.paths[0].answers == ("Sì, o non saprei", "No, nessuna traccia", "Sembra tutto regolare")
 
 
 def test_a_long_note_is_capped_and_the_rest_counted() -> None:
     before = playbook()
     after = playbook(("{staff: 50, lead: 200}", "{staff: 60, lead: 250}"), RECOMMEND,
-                     ('{label: {en: "Used, nothing wrong with it"}, outcome: store-credit}',
-                      '{label: {en: "Used, nothing wrong with it"}, outcome: replace-or-refund}'),
-                     ('{label: {en: "Unused, can be sold again"}, outcome: full-refund}',
-                      '{label: {en: "Unused, can be sold again"}, outcome: store-credit}'),
-                     ('{label: {en: "Faulty or broke in normal use"}, outcome: replace-or-refund}',
-                      '{label: {en: "Faulty or broke in normal use"}, outcome: full-refund}'))
+                     (answer("Пользовались, но исправен", "store-credit"),
+                      answer("Пользовались, но исправен", "replace-or-refund")),
+                     (answer("Не использован, можно продать", "full-refund"),
+                      answer("Не использован, можно продать", "store-credit")),
+                     (answer("Брак или сломался сам по себе", "replace-or-refund"),
+                      answer("Брак или сломался сам по себе", "full-refund")))
     diff = diff_playbooks(before, after)
     assert len(diff.limits_changed) == 2 and len(diff.recommendations_changed) == 4
     note = build_note(diff, before, after)

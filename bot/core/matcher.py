@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process, utils
+from rapidfuzz import fuzz, process
 
 from bot.core.playbook import Playbook
 from bot.core.stopwords import STOPWORDS
@@ -21,10 +22,63 @@ class Match:
     exact: float = 0.0  # how nearly the query *is* the best string (token order ignored), 0-100
 
 
+# Letters that NFKD does not take apart but people write out: "soeur" for "sœur".
+_LIGATURES = {"œ": "oe", "æ": "ae"}
+# "й" is a letter of its own in Russian ("мой" is not "мои"), not "и" with a breve: it is kept. "ё" is
+# folded to "е" (the diaeresis is dropped like any accent) because Russians mostly type "е" for it.
+_KEPT = frozenset("й")
+_CACHE_LIMIT = 20_000  # distinct characters remembered; beyond that (someone pasting all of Unicode) compute
+
+
+def _fold_char(char: str) -> str:
+    """One character as matching sees it: case-folded, without accents, and a space if not part of a word."""
+    folded = char.casefold()  # casefold, not lower: "ß" → "ss"
+    out = []
+    for part in (folded if folded in _KEPT else unicodedata.normalize("NFKD", folded)):
+        if "\u0300" <= part <= "\u036f":
+            continue  # a combining accent (é, è, ç, ò, ñ, ё): typed or not, the word is the same
+        part = _LIGATURES.get(part, part)
+        # Other combining marks (Devanagari vowel signs, Arabic harakat...) are part of the word: kept.
+        out.append(part if part.isalnum() or unicodedata.category(part).startswith("M") else " ")
+    return "".join(out)
+
+
+class _FoldTable(dict[int, str]):
+    """A `str.translate` table filled the first time each character is seen, so folding a text is one
+    C-level pass with a dict lookup per character; unicodedata runs once per distinct character."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        if len(self) < _CACHE_LIMIT:
+            self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+# Most of what is typed, and every English trigger, is plain ASCII: a bytes table folds it ~8x faster.
+_ASCII_FOLD = bytes(c + 32 if 65 <= c <= 90 else c if 48 <= c <= 57 or 97 <= c <= 122 else 32 for c in range(256))
+
+
+def fold(text: str) -> str:
+    """`text` case-folded, accents dropped (Latin scripts, and ё → е), punctuation and apostrophes as spaces.
+
+    "Resò senza SCONTRÌNO" → "reso senza scontrino"; "ВОЗВРАТ, ещё" → "возврат  еще"; "l'article" → "l article".
+    Not rapidfuzz's `utils.default_process`: it only lower-cases and blanks non-word characters, so "reçu",
+    "resò" and "ё" would stay apart from "recu", "reso" and "е".
+    """
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_FOLD).decode("ascii")
+    # NFC first: an accent typed as a separate character ("e" + U+0301) joins its letter and folds with it.
+    return unicodedata.normalize("NFC", text).translate(_FOLD)
+
+
+# Folded like everything else, so "è", "où" or "её" match however they were typed.
+_STOPWORDS = frozenset(word for stopword in STOPWORDS for word in fold(stopword).split())
+
+
 def content_words(text: str) -> str:
-    """Lower-case, punctuation-free, without filler words: what matching compares."""
-    return " ".join(word for word in utils.default_process(text).split()
-                    if len(word) > 1 and word not in STOPWORDS)
+    """Folded (case, accents), punctuation-free, without filler words or elisions: what matching compares."""
+    return " ".join(word for word in fold(text).split() if len(word) > 1 and word not in _STOPWORDS)
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,9 @@ def template_catalog(templates_dir: Path = TEMPLATES_DIR, locales_dir: Path = LO
     for template in sorted(templates_dir.glob("*.j2")):
         with template.open("rb") as source:
             for line, message, comments, _context in extract(babel_extract, source, options=JINJA_OPTIONS):
+                # Newstyle gettext formats every template message with % (a literal % is written %%).
                 catalog.add(message, locations=[(f"bot/templates/{template.name}", line)],
-                            auto_comments=comments, flags=_flags(message))
+                            auto_comments=comments, flags=("python-format",))
     for key, text in _labels(locales_dir / "en.yaml"):
         catalog.add(text, locations=[(f"bot/locales/en.yaml:{key}", 0)], flags=_flags(text))
     return catalog
@@ -135,7 +136,22 @@ def check(locales_dir: Path = LOCALES_DIR, languages: tuple[str, ...] = LANGUAGE
                                                                          f" instead of {sorted(expected)}"))
                 if _tags(text) != _tags(ids[0]):
                     problems.append(Problem(language, _first(wanted.id), "HTML tags differ"))
+                failure = _formats(text, expected, "python-format" in wanted.flags)
+                if failure:
+                    problems.append(Problem(language, _first(wanted.id), failure))
     return problems
+
+
+def _formats(text: str, names: set[str], percent: bool) -> str | None:
+    """Whether the translation fills in as the code will fill it: % for templates (so a lone % must be %%),
+    str.format for labels."""
+    values = {name: "x" for name in names}
+    try:
+        text % values if percent else text.format(**values)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        return f"does not fill in ({exc.__class__.__name__}: {exc}); a literal % is written %%" if percent \
+            else f"does not fill in ({exc.__class__.__name__}: {exc})"
+    return None
 
 
 def _first(message_id: str | tuple[str, ...]) -> str:
