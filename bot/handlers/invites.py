@@ -51,7 +51,7 @@ async def create_invite(message: Message, command: CommandObject, bot: Bot, pers
     me = await bot.me()
     view = ui.created(screens, lang, link=deep_link(me.username or "", token), invite_id=invite.id or 0,
                       team=team.name, role=invite.role, uses=invite.max_uses,
-                      expires=ui.when(invite.expires_at, person.timezone))
+                      expires=ui.when(invite.expires_at, person.timezone, person.language))
     await reply(message, view)
 
 

@@ -9,6 +9,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.core.authoring import MAX_SHOWN_PROBLEMS, MAX_UPLOAD_BYTES, Overview, Upload
+from bot.ui.render import local_time
 from bot.ui.screens import Screens, View
 from storage.models import PlaybookPublication
 
@@ -90,7 +91,7 @@ def listing(screens: Screens, lang: str, rows: Sequence[Overview], timezone: str
         publication = row.publication
         items.append({"id": row.state.playbook_id, "title": row.title, "version": short(row.state.live_version),
                       "author": _author(screens, lang, publication), "retired": row.state.retired,
-                      "when": _when(publication, timezone), "uses": row.uses})
+                      "when": _when(publication, timezone, lang), "uses": row.uses})
         kb.button(text=screens.r.t("authoring.open", lang, title=row.title[:40]),
                   callback_data=BookCb(action=BookAction.OPEN, playbook=row.state.playbook_id))
     kb.adjust(1)
@@ -115,7 +116,7 @@ def playbook(screens: Screens, lang: str, row: Overview, timezone: str, notice: 
     publication = row.publication
     text = screens.r.render("authoring_playbook.html.j2", lang, id=pid, title=row.title,
                             version=short(row.state.live_version), author=_author(screens, lang, publication),
-                            when=_when(publication, timezone), uses=row.uses, retired=row.state.retired,
+                            when=_when(publication, timezone, lang), uses=row.uses, retired=row.state.retired,
                             changelog=publication.changelog if publication else "", notice=notice)
     return View(text, kb.as_markup())
 
@@ -127,7 +128,7 @@ def history(screens: Screens, lang: str, playbook_id: str, title: str, live: str
     offered: set[str] = set()
     for publication in publications:
         items.append({"version": short(publication.version), "author": _author(screens, lang, publication),
-                      "when": _when(publication, timezone), "changelog": publication.changelog,
+                      "when": _when(publication, timezone, lang), "changelog": publication.changelog,
                       "how": screens.r.t(f"authoring.origin.{_origin(publication.origin)}", lang),
                       "live": publication.version == live})
         if publication.version != live and publication.version not in offered:
@@ -152,9 +153,5 @@ def _author(screens: Screens, lang: str, publication: PlaybookPublication | None
     return screens.r.t("authoring.file_author", lang, path=publication.origin)
 
 
-def _when(publication: PlaybookPublication | None, timezone: str) -> str:
-    if publication is None:
-        return ""
-    from zoneinfo import ZoneInfo
-
-    return publication.published_at.astimezone(ZoneInfo(timezone)).strftime("%d %b %Y %H:%M")
+def _when(publication: PlaybookPublication | None, timezone: str, lang: str) -> str:
+    return local_time(publication.published_at, timezone, lang) if publication is not None else ""

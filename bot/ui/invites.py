@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.ui.callbacks import MenuAction, MenuCb
+from bot.ui.render import local_time
 from bot.ui.screens import Screens, View
 from storage.invites import InviteRow
 
@@ -34,8 +34,8 @@ def home_button(screens: Screens, lang: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=screens.r.t("menu.home", lang), callback_data=home)
 
 
-def when(moment: datetime, timezone: str) -> str:
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%d %b %Y %H:%M")
+def when(moment: datetime, timezone: str, lang: str = "en") -> str:
+    return local_time(moment, timezone, lang)
 
 
 def created(screens: Screens, lang: str, *, link: str, invite_id: int, team: str, role: str, uses: int,
@@ -57,7 +57,7 @@ def listing(screens: Screens, lang: str, rows: Sequence[InviteRow], timezone: st
     for row in rows[:LIST_LIMIT]:
         invite = row.invite
         items.append({"id": invite.id, "team": row.team, "role": invite.role, "left": row.uses_left,
-                      "max": invite.max_uses, "expires": when(invite.expires_at, timezone), "by": row.created_by})
+                      "max": invite.max_uses, "expires": when(invite.expires_at, timezone, lang), "by": row.created_by})
         kb.button(text=screens.r.t("invite.revoke", lang, id=invite.id),
                   callback_data=InviteCb(action=InviteAction.REVOKE, id=invite.id or 0))
     kb.adjust(2)

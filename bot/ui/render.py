@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
+from babel import Locale
+from babel.dates import format_datetime
 from babel.numbers import format_currency
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
@@ -97,6 +101,17 @@ class Renderer:
     def render(self, template: str, language: str = FALLBACK_LANGUAGE, **context: Any) -> str:
         text = self.env.get_template(template).render(language=language, **context).strip()
         return fit_message(text)
+
+
+def local_time(moment: datetime, timezone: str, language: str, pattern: str = "dd MMM yyyy HH:mm") -> str:
+    """A stored (UTC) moment in the team's time zone, written the person's way ("26 nov 2026 14:05" in Italian,
+    "26 нояб. 2026 14:05" in Russian): a CLDR pattern through Babel, never strftime's English month names."""
+    code = language.replace("-", "_")
+    try:
+        locale = Locale.parse(code)
+    except (ValueError, TypeError):
+        locale = Locale.parse(FALLBACK_LANGUAGE)
+    return format_datetime(moment.astimezone(ZoneInfo(timezone)), pattern, locale=locale)
 
 
 def _language(context: Context) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -17,7 +16,7 @@ from bot.core.people import Person
 from bot.core.playbook import Playbook
 from bot.core.roles import Permission
 from bot.ui.callbacks import FlowAction, FlowCb, MenuAction, MenuCb, NoneCb, PickCb
-from bot.ui.render import Renderer
+from bot.ui.render import Renderer, local_time
 from storage.models import Decision
 
 
@@ -223,7 +222,6 @@ class Screens:
         return View(text, self.main_menu_keyboard(lang))
 
     def history(self, lang: str, decisions: Sequence[Decision], catalog: Catalog, timezone: str) -> View:
-        zone = ZoneInfo(timezone)
         items = []
         for decision in decisions:
             playbook = catalog.live(decision.playbook_id) or catalog.version(decision.playbook_id,
@@ -233,7 +231,7 @@ class Screens:
                     or self.r.t(f"disposition.{decision.disposition}", lang))
             items.append({
                 "id": decision.id,
-                "when": decision.created_at.astimezone(zone).strftime("%d %b %H:%M"),
+                "when": local_time(decision.created_at, timezone, lang, "dd MMM HH:mm"),
                 "title": playbook.title.get(lang) if playbook else decision.playbook_id,
                 "what": what,
                 "amount": None if decision.amount_minor is None

@@ -80,8 +80,8 @@ def person(screens: Screens, lang: str, member: Member, *, manageable: bool, tim
     kb.adjust(2, 1, 1)
     text = screens.r.render(
         "team_person.html.j2", lang, name=_label(member), telegram_id=user.telegram_id, team=member.team,
-        role=user.role, on_duty=user.on_duty, active=user.active, joined=when(user.created_at, timezone),
-        left=when(user.deactivated_at, timezone) if user.deactivated_at else None, notice=notice,
+        role=user.role, on_duty=user.on_duty, active=user.active, joined=when(user.created_at, timezone, lang),
+        left=when(user.deactivated_at, timezone, lang) if user.deactivated_at else None, notice=notice,
         manageable=manageable)
     return View(text, kb.as_markup())
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -12,6 +11,7 @@ from bot.core.catalog import Catalog
 from bot.core.training.card import Card
 from bot.core.training.service import Answered, PersonResult, Progress
 from bot.ui.callbacks import MenuAction, MenuCb, TrainAction, TrainCb
+from bot.ui.render import local_time
 from bot.ui.screens import Screens, View
 
 if TYPE_CHECKING:
@@ -98,10 +98,9 @@ def _playbook_title(catalog: Catalog, playbook_id: str | None, lang: str) -> str
 
 def results_view(screens: Screens, lang: str, team: str, rows: Sequence[PersonResult], timezone: str,
                  days: int) -> View:
-    zone = ZoneInfo(timezone)
     items = [{"name": row.name or str(row.user_id), "answered": row.answered,
               "accuracy": None if row.accuracy is None else round(row.accuracy * 100), "due": row.due,
-              "last": row.last_trained.astimezone(zone).strftime("%d %b") if row.last_trained else None}
+              "last": local_time(row.last_trained, timezone, lang, "dd MMM") if row.last_trained else None}
              for row in rows]
     return screens.simple("training_results.html.j2", lang, team=team, items=items, days=days)
 

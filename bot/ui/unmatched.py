@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo
 
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.core.unmatched import Cluster
 from bot.ui.callbacks import MenuAction, MenuCb, UnmatchedCb
+from bot.ui.render import local_time
 from bot.ui.screens import Screens, View
 
 BUTTON_PHRASE = 28  # characters of the phrase on its button
@@ -20,9 +20,8 @@ def _short(text: str, limit: int) -> str:
 
 def listing(screens: Screens, lang: str, clusters: Sequence[Cluster], timezone: str, days: int,
             total: int) -> View:
-    zone = ZoneInfo(timezone)
     items = [{"number": number, "phrase": c.representative, "count": c.count, "variants": c.variants,
-              "when": c.last_seen.astimezone(zone).strftime("%d %b")} for number, c in enumerate(clusters, 1)]
+              "when": local_time(c.last_seen, timezone, lang, "dd MMM")} for number, c in enumerate(clusters, 1)]
     kb = InlineKeyboardBuilder()
     for number, c in enumerate(clusters, 1):
         kb.button(text=screens.r.t("unmatched.make", lang, number=number,
