@@ -13,6 +13,7 @@ from aiogram.types import User as TelegramUser
 
 from bot.config import Config
 from bot.core.people import Person
+from bot.core.text import Language
 from bot.ui.render import Renderer
 from storage import people
 from storage.db import Database
@@ -97,7 +98,9 @@ class IdentifyPerson(BaseMiddleware):
                 oversees = await people.overseen_team_ids(session, found.id)
         return Person(
             user_id=found.id, telegram_id=found.telegram_id, name=found.name or sender.full_name, role=found.role,
-            team_id=found.team_id, team=found.team_name, language=found.language,
+            team_id=found.team_id, team=found.team_name,
+            # Playbook texts missing in their language show in their team's, before English.
+            language=Language(found.language, (found.team_language or self.config.default_language,)),
             currency=found.currency or self.config.currency,
             timezone=found.timezone or self.config.default_timezone,
             team_limits={role: Decimal(amount) for role, amount in (found.limits or {}).items()},

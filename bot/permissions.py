@@ -39,7 +39,7 @@ class RequirePermission(BaseMiddleware):
         log.info("refused %s to %s (%s)", permission.name, person.telegram_id if person else "?",
                  person.role if person else "unknown")
         language = person.language if person else "en"
-        roles = ", ".join(roles_with(permission))
+        roles = ", ".join(self.renderer.t(f"team.role.{role.value}", language) for role in roles_with(permission))
         if isinstance(event, Message):
             await event.answer(self.renderer.render("forbidden.html.j2", language, roles=roles))
         elif isinstance(event, CallbackQuery):

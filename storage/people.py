@@ -34,13 +34,15 @@ async def person_row(db: Database, telegram_id: int) -> Row[Any] | None:
     """The person and their team's settings in one Core query (no ORM session: it runs on every update).
 
     Columns: id, telegram_id, name, role, team_id, language, active, team_name, currency, timezone, limits,
-    unreachable_since (training: set when sending to them failed with 403; they are back once they write).
+    unreachable_since (training: set when sending to them failed with 403; they are back once they write),
+    team_language.
     """
     users, teams = User.__table__, Team.__table__  # type: ignore[attr-defined]
     profiles = TrainingProfile.__table__  # type: ignore[attr-defined]
     query = (sa_select(users.c.id, users.c.telegram_id, users.c.name, users.c.role, users.c.team_id,
                        users.c.language, users.c.active, teams.c.name.label("team_name"), teams.c.currency,
-                       teams.c.timezone, teams.c.limits, profiles.c.unreachable_since)
+                       teams.c.timezone, teams.c.limits, profiles.c.unreachable_since,
+                       teams.c.language.label("team_language"))
              .select_from(users.outerjoin(teams, teams.c.id == users.c.team_id)
                           .outerjoin(profiles, profiles.c.user_id == users.c.id))
              .where(users.c.telegram_id == telegram_id))

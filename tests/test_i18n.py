@@ -119,3 +119,44 @@ async def test_language_command_switches_the_bot(harness: Harness) -> None:
     async with harness.app.db.session() as session:
         user = (await session.exec(select(User).where(User.telegram_id == ann.telegram_id))).one()
     assert user.language == "it"
+
+
+def test_playbook_texts_fall_back_to_the_teams_language_before_english() -> None:
+    from bot.core.text import Language, Text, TextList
+
+    title = Text({"en": "Refund without a receipt", "it": "Reso senza scontrino", "ru": "Возврат без чека"})
+    assert title.get(Language("fr", ("it",))) == "Reso senza scontrino"  # French missing: the team's Italian
+    assert title.get(Language("fr", ("de",))) == "Refund without a receipt"  # neither: English
+    assert title.get(Language("ru", ("it",))) == "Возврат без чека"  # their own language first
+    assert title.get(Language("fr-CA", ("it-CH",))) == "Reso senza scontrino"  # base languages count
+    assert Text({"it": "Solo italiano", "fr": "Seulement"}).get(Language("ru", ("de",))) == "Solo italiano"
+    assert TextList({"en": ("a",), "it": ("b",)}).get(Language("fr", ("it",))) == ("b",)
+    assert Language("fr", ("it",)) == "fr" and f"{Language('fr', ('it',))}" == "fr"  # a str for everything else
+
+
+async def test_a_person_carries_their_teams_language(harness: Harness) -> None:
+    from bot.middlewares import IdentifyPerson
+    from storage import people
+
+    await staff(harness)
+    async with harness.app.db.session() as session:
+        team = await people.team_by_name(session, "shop-1")
+        assert team is not None
+        team.language = "it"
+        session.add(team)
+        await session.commit()
+    identify = IdentifyPerson(harness.app.db, harness.config, harness.app.renderer)
+    sender = harness.person(2000).user
+    person = await identify._person(sender)
+    assert person is not None and person.language == "en" and person.language.fallbacks == ("it",)
+
+
+async def test_a_refusal_names_the_roles_in_the_persons_language(harness: Harness) -> None:
+    ann = await staff(harness)
+    await ann.send("/language")
+    await ann.press("Русский")
+    await ann.send("/results")
+    renderer = Renderer("EUR")
+    refusal = ann.last_text()
+    assert renderer.t("team.role.manager", "ru") in refusal and renderer.t("team.role.supervisor", "ru") in refusal
+    assert "manager" not in refusal

@@ -8,15 +8,29 @@ from dataclasses import dataclass, field
 FALLBACK_LANGUAGE = "en"
 
 
+class Language(str):
+    """A person's language code ("it") that also knows what to show when a text lacks it: their team's
+    language. It is a str everywhere else (catalogues, Babel, templates), so only content lookups see more."""
+
+    fallbacks: tuple[str, ...]
+
+    def __new__(cls, code: str, fallbacks: tuple[str, ...] = ()) -> Language:
+        value = super().__new__(cls, code)
+        value.fallbacks = tuple(f for f in fallbacks if f and f != code)
+        return value
+
+
 def _pick(values: Mapping[str, object], language: str) -> object | None:
-    """The value for `language`, else its base language (pt-BR → pt), else English, else any."""
+    """The value for `language` (or its base: pt-BR → pt), else for the person's team's language, else
+    English, else the first given."""
     if not values:
         return None
-    if language in values:
-        return values[language]
-    base = language.split("-")[0]
-    if base in values:
-        return values[base]
+    for code in (language, *getattr(language, "fallbacks", ())):
+        if code in values:
+            return values[code]
+        base = code.split("-")[0]
+        if base in values:
+            return values[base]
     if FALLBACK_LANGUAGE in values:
         return values[FALLBACK_LANGUAGE]
     return next(iter(values.values()))
