@@ -307,7 +307,7 @@ async def test_unknown_user_is_refused_and_nothing_else(harness: Harness) -> Non
 async def test_adduser_is_for_admins_only(harness: Harness) -> None:
     ann = await staff(harness)
     await ann.send("/adduser 3000 admin")
-    assert "not part of your role" in ann.last_text() and "admin" in ann.last_text()
+    assert "not part of your role" in ann.last_text() and "It is for: Admin." in ann.last_text()
     admin = harness.person(ADMIN_ID)
     await admin.send("/adduser nonsense")
     assert "Usage" in admin.last_text()
