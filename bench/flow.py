@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import contextvars
 import io
@@ -342,6 +343,7 @@ class PhaseResult:
     threads: dict[str, float] = field(default_factory=dict)
     db_problem: str | None = None
     db_count: str = ""
+    calls: dict[str, int] = field(default_factory=dict)  # Bot API requests by method, getUpdates left out
 
     @property
     def errors(self) -> int:
@@ -417,11 +419,13 @@ async def phase(name: str, argv_for: Callable[[str], list[str]], env: dict[str, 
                                                          time.perf_counter(), machine_busy_seconds(),
                                                          thread_cpu(proc.pid))
             args.rng = random.Random(args.seed)  # the same pauses for the bot and the echo
+            calls0 = len(api.calls)
             await asyncio.gather(*(run_user(api, u, steps, args.decisions_per_user, stats, args, stagger=True)
                                    for u in users))
             if instrumented:
                 proc.send_signal(signal.SIGUSR2)
             elapsed = time.perf_counter() - start
+            calls = collections.Counter(c.method for c in api.calls[calls0:] if c.method.lower() != "getupdates")
             bot_cpu, driver_cpu = cpu_seconds(proc.pid) - cpu0, time.process_time() - driver0
             busy = machine_busy_seconds() - busy0
             # Per-thread figures of threads that ended are gone, so "other" is the process minus the main thread.
@@ -432,7 +436,8 @@ async def phase(name: str, argv_for: Callable[[str], list[str]], env: dict[str, 
         api_errors = [str(e) for e in api.errors] + [f"fault {f}" for f in api.faults.fired]
         api_errors += [f"unknown method {m}" for m in api.unknown_methods]
     problems, warnings = scan_log(log_path)
-    return PhaseResult(name, stats, elapsed, bot_cpu, driver_cpu, api_errors, problems, warnings, code, busy, threads)
+    return PhaseResult(name, stats, elapsed, bot_cpu, driver_cpu, api_errors, problems, warnings, code, busy, threads,
+                       calls=dict(calls))
 
 
 # --- database ----------------------------------------------------------------------------------------
@@ -507,6 +512,10 @@ def report(result: PhaseResult, decisions_label: bool, args_verbose: bool = Fals
     others = (result.machine_busy - result.bot_cpu - result.driver_cpu) / result.elapsed
     print(f"  other processes on the machine meanwhile: {max(others, 0):.2f} of {os.cpu_count()} cores busy"
           + ("  <-- contention: figures are pessimistic" if others > 0.25 else ""))
+    if result.calls and s.actions:
+        print(f"  Bot API requests per update: {sum(result.calls.values()) / s.actions:.2f} ("
+              + ", ".join(f"{m} {n / s.actions:.2f}" for m, n in sorted(result.calls.items(), key=lambda i: -i[1]))
+              + ")")
     if s.misattributed:
         print(f"  note: {s.misattributed} actions whose first request was not the expected method")
     print(f"  errors: {result.errors}" + ("" if not result.errors else ":"))

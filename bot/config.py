@@ -177,6 +177,7 @@ class Config(BaseModel):
     note_max_length: int = Field(300, ge=20, le=3000)
     escalation_timeout_seconds: int = Field(180, ge=1, le=24 * 3600)
     note_retention_days: int = Field(90, ge=1, le=3650)
+    conversation_cache_seconds: float = Field(300, ge=0, le=24 * 3600)
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
     digest: DigestConfig = Field(default_factory=DigestConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
@@ -216,6 +217,7 @@ ENV_KEYS = {
     "TRAINING_DIR": "training_dir",
     "MOMENTS_ADMINS": "admins",
     "MOMENTS_ESCALATION_TIMEOUT": "escalation_timeout_seconds",
+    "MOMENTS_CONVERSATION_CACHE": "conversation_cache_seconds",
 }
 
 

@@ -17,15 +17,21 @@ from bot.core.text import Language
 from bot.ui.render import Renderer
 from storage import people
 from storage.db import Database
-from storage.updates import claim_update
+from storage.updates import claim_update, claim_update_and_find_person
 
 log = logging.getLogger(__name__)
 OVERSEERS = ("manager", "supervisor", "admin")  # the roles that may cover several teams
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
+PERSON_ROW = "moments_person_row"  # handler data: the sender's row, read together with the update's claim
+
+
 class DeduplicateUpdates(BaseMiddleware):
-    """An update Telegram delivers twice (after a crash, a retry) is handled once."""
+    """An update Telegram delivers twice (after a crash, a retry) is handled once.
+
+    The claim also reads the sender's person row in the same round trip (aiogram's own outer middleware has
+    already found the sender), for IdentifyPerson: both happen on every update."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -33,7 +39,13 @@ class DeduplicateUpdates(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if isinstance(event, Update):
             bot = data["bot"]
-            if not await claim_update(self.db, bot.id, event.update_id):
+            sender: TelegramUser | None = data.get("event_from_user")
+            if sender is None:
+                claimed = await claim_update(self.db, bot.id, event.update_id)
+            else:
+                claimed, data[PERSON_ROW] = await claim_update_and_find_person(self.db, bot.id, event.update_id,
+                                                                               sender.id)
+            if not claimed:
                 log.info("update %s already handled: skipped", event.update_id)
                 return None
         return await handler(event, data)
@@ -55,7 +67,7 @@ class IdentifyPerson(BaseMiddleware):
         sender: TelegramUser | None = data.get("event_from_user")
         if sender is None:
             return None
-        person = await self._person(sender)
+        person = await self._person(sender, data)
         if person is None:
             if await self._onboarding(event, data):
                 data["person"] = None
@@ -74,9 +86,10 @@ class IdentifyPerson(BaseMiddleware):
         state = data.get("state")
         return bool(self.onboarding_states) and state is not None and await state.get_state() in self.onboarding_states
 
-    async def _person(self, sender: TelegramUser) -> Person | None:
-        # One Core query for the person and their team: this runs on every update.
-        found = await people.person_row(self.db, sender.id)
+    async def _person(self, sender: TelegramUser, data: dict[str, Any] | None = None) -> Person | None:
+        # Read with the update's claim (DeduplicateUpdates); else one Core query for the person and their team.
+        data = data or {}
+        found = data[PERSON_ROW] if PERSON_ROW in data else await people.person_row(self.db, sender.id)
         if found is None and sender.id in self.config.admins:
             # Admins named in config exist from their first message on.
             async with self.db.session() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from storage import sqlite_inline
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
 
@@ -47,14 +49,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Database:
-    def __init__(self, url: str, echo: bool = False) -> None:
+    def __init__(self, url: str, echo: bool = False, sqlite_threads: bool | None = None) -> None:
+        # aiosqlite's worker threads only when asked (MOMENTS_SQLITE_THREADS=1): see storage/sqlite_inline.py.
+        threads = os.environ.get("MOMENTS_SQLITE_THREADS") == "1" if sqlite_threads is None else sqlite_threads
         self.url = async_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             database = parsed.database or ""
-            if database in ("", ":memory:"):
+            in_memory = database in ("", ":memory:")
+            if in_memory:
                 kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
             else:
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -62,6 +67,11 @@ class Database:
                 # where several connections fight for the write lock with sleeps of up to 100 ms
                 # (bench/flow.py saw waits of 3 s at 50 users).
                 kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
+            if not threads:
+                # SQLite calls on the loop's thread, not aiosqlite's: see storage/sqlite_inline.py.
+                path = ":memory:" if in_memory else os.path.abspath(Path(database).expanduser())
+                kwargs["async_creator"] = sqlite_inline.creator(path, check_same_thread=False)
+                kwargs.pop("connect_args", None)
         else:
             kwargs.update(pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)

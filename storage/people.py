@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Row
+from sqlalchemy import Row, Select
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,6 +30,19 @@ async def user_by_telegram_id(session: AsyncSession, telegram_id: int) -> User |
     return result.first()
 
 
+def person_query(telegram_id: int) -> Select[Any]:
+    """The person and their team's settings, as one Core SELECT (see person_row for the columns)."""
+    users, teams = User.__table__, Team.__table__  # type: ignore[attr-defined]
+    profiles = TrainingProfile.__table__  # type: ignore[attr-defined]
+    return (sa_select(users.c.id, users.c.telegram_id, users.c.name, users.c.role, users.c.team_id,
+                      users.c.language, users.c.active, teams.c.name.label("team_name"), teams.c.currency,
+                      teams.c.timezone, teams.c.limits, profiles.c.unreachable_since,
+                      teams.c.language.label("team_language"))
+            .select_from(users.outerjoin(teams, teams.c.id == users.c.team_id)
+                         .outerjoin(profiles, profiles.c.user_id == users.c.id))
+            .where(users.c.telegram_id == telegram_id))
+
+
 async def person_row(db: Database, telegram_id: int) -> Row[Any] | None:
     """The person and their team's settings in one Core query (no ORM session: it runs on every update).
 
@@ -37,17 +50,8 @@ async def person_row(db: Database, telegram_id: int) -> Row[Any] | None:
     unreachable_since (training: set when sending to them failed with 403; they are back once they write),
     team_language.
     """
-    users, teams = User.__table__, Team.__table__  # type: ignore[attr-defined]
-    profiles = TrainingProfile.__table__  # type: ignore[attr-defined]
-    query = (sa_select(users.c.id, users.c.telegram_id, users.c.name, users.c.role, users.c.team_id,
-                       users.c.language, users.c.active, teams.c.name.label("team_name"), teams.c.currency,
-                       teams.c.timezone, teams.c.limits, profiles.c.unreachable_since,
-                       teams.c.language.label("team_language"))
-             .select_from(users.outerjoin(teams, teams.c.id == users.c.team_id)
-                          .outerjoin(profiles, profiles.c.user_id == users.c.id))
-             .where(users.c.telegram_id == telegram_id))
     async with db.engine.connect() as connection:
-        return (await connection.execute(query)).first()
+        return (await connection.execute(person_query(telegram_id))).first()
 
 
 async def set_language(session: AsyncSession, user_id: int, language: str) -> None:

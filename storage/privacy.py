@@ -53,6 +53,11 @@ async def purge_notes(session: AsyncSession, older_than: datetime) -> int:
     return changed
 
 
+def conversation_key_prefix(telegram_id: int) -> str:
+    """The FSM key of a private chat is fsm:<chat id>:<user id>:<destiny>: the start of that chat's keys."""
+    return f"fsm:{telegram_id}:{telegram_id}:"
+
+
 async def forget_person(session: AsyncSession, user: User) -> None:
     """Delete a person's personal data. Decisions stay, attached to an anonymous, inactive record."""
     assert user.id is not None
@@ -72,8 +77,8 @@ async def forget_person(session: AsyncSession, user: User) -> None:
     await session.exec(update(AuditEntry).where(col(AuditEntry.actor_id) == user.id).values(actor="(forgotten)"))
     await session.exec(update(AuditEntry).where(col(AuditEntry.subject) == str(telegram_id))
                        .values(subject=f"(forgotten #{user.id})"))
-    # The FSM key of a private chat is fsm:<chat id>:<user id>:<destiny>: drop that chat's state.
-    await session.exec(delete(Conversation).where(col(Conversation.key).like(f"fsm:{telegram_id}:{telegram_id}:%")))
+    chat_keys = conversation_key_prefix(telegram_id) + "%"
+    await session.exec(delete(Conversation).where(col(Conversation.key).like(chat_keys)))
     user.name = ""
     user.telegram_id = -user.id  # keeps the row unique and the decisions linked, identifies nobody
     user.active = False

@@ -6,10 +6,12 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.core.people import Person
+from bot.fsm_storage import DatabaseStorage
 from bot.ui.screens import Screens, View
 from bot.ui.send import edit_or_send, reply
 from storage import privacy
@@ -30,7 +32,7 @@ async def ask(message: Message, person: Person, screens: Screens) -> None:
 
 
 async def answer(query: CallbackQuery, callback_data: ForgetCb, state: FSMContext, person: Person, db: Database,
-                 screens: Screens) -> None:
+                 screens: Screens, fsm_storage: BaseStorage) -> None:
     await query.answer()
     if not callback_data.confirm:
         await edit_or_send(query, screens.simple("forgetme_kept.html.j2", person.language))
@@ -40,6 +42,8 @@ async def answer(query: CallbackQuery, callback_data: ForgetCb, state: FSMContex
         user = await session.get(User, person.user_id)
         if user is not None:
             await privacy.forget_person(session, user)
+    if isinstance(fsm_storage, DatabaseStorage):
+        fsm_storage.forget(privacy.conversation_key_prefix(person.telegram_id))  # its rows are gone: so is the copy
     await edit_or_send(query, View(screens.r.render("forgetme_done.html.j2", person.language)))
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.core import conversation as conv
 from bot.core.catalog import Catalog
@@ -16,6 +15,7 @@ from bot.core.people import Person
 from bot.core.playbook import Playbook
 from bot.core.roles import Permission
 from bot.ui.callbacks import FlowAction, FlowCb, MenuAction, MenuCb, NoneCb, PickCb
+from bot.ui.keyboard import Keyboard
 from bot.ui.render import Renderer, local_time
 from storage.models import Decision
 
@@ -33,7 +33,7 @@ class Screens:
     # ---- menus ---------------------------------------------------------------------------------------
 
     def main_menu_keyboard(self, lang: str) -> InlineKeyboardMarkup:
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         kb.button(text=self.r.t("menu.moment", lang), callback_data=MenuCb(action=MenuAction.MOMENT))
         kb.button(text=self.r.t("menu.history", lang), callback_data=MenuCb(action=MenuAction.HISTORY))
         kb.button(text=self.r.t("menu.help", lang), callback_data=MenuCb(action=MenuAction.HELP))
@@ -41,7 +41,7 @@ class Screens:
         return kb.as_markup()
 
     def home_keyboard(self, lang: str) -> InlineKeyboardMarkup:
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         kb.button(text=self.r.t("menu.home", lang), callback_data=MenuCb(action=MenuAction.HOME))
         return kb.as_markup()
 
@@ -58,7 +58,7 @@ class Screens:
         return View(self.r.render(template, lang, **context), keyboard)
 
     def categories(self, lang: str, categories: Sequence[str]) -> View:
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         for category in categories:
             kb.button(text=self.category_name(category, lang),
                       callback_data=MenuCb(action=MenuAction.CATEGORY, value=category))
@@ -80,7 +80,7 @@ class Screens:
 
     def no_match(self, lang: str, query: str, template: str = "no_match.html.j2") -> View:
         """Nothing fits: browse all, or the menu; never a dead end."""
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         kb.button(text=self.r.t("nav.browse", lang), callback_data=MenuCb(action=MenuAction.MOMENT))
         kb.row(*self._home_buttons(lang))
         return View(self.r.render(template, lang, query=query), kb.as_markup())
@@ -88,13 +88,13 @@ class Screens:
     def _playbook_list(self, template: str, lang: str, playbooks: Sequence[Playbook], *,
                        back: MenuCb | None = None, browse: MenuCb | None = None,
                        none_of_these: NoneCb | None = None, **context: Any) -> View:
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         for playbook in playbooks:
             kb.button(text=playbook.title.get(lang), callback_data=PickCb(playbook=playbook.id))
         if none_of_these is not None:
             kb.button(text=self.r.t("unmatched.none_of_these", lang), callback_data=none_of_these)
         kb.adjust(1)
-        nav = InlineKeyboardBuilder()
+        nav = Keyboard()
         if browse is not None:
             nav.button(text=self.r.t("nav.browse", lang), callback_data=browse)
         if back is not None:
@@ -105,7 +105,7 @@ class Screens:
         return View(self.r.render(template, lang, playbooks=items, **context), kb.as_markup())
 
     def _home_buttons(self, lang: str) -> list[Any]:
-        nav = InlineKeyboardBuilder()
+        nav = Keyboard()
         nav.button(text=self.r.t("menu.home", lang), callback_data=MenuCb(action=MenuAction.HOME))
         return [button for row in nav.export() for button in row]
 
@@ -119,7 +119,7 @@ class Screens:
     def flow(self, lang: str, playbook: Playbook, flow: conv.Flow | None, screen: conv.Screen,
              rules: conv.Rules | None, currency: str) -> View:
         title = playbook.title.get(lang)
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         token = flow.token if flow else ""
 
         def button(label_key: str, action: FlowAction, step: int = 0, value: int = 0, text: str | None = None) -> None:
@@ -187,7 +187,7 @@ class Screens:
                 rules: conv.Rules | None, currency: str, *, asked: Sequence[str] = (),
                 seconds: int | None = None, proposal: str | None = None) -> View:
         """A lead was asked: who, until when, and the way out (decide myself, cancel)."""
-        kb = InlineKeyboardBuilder()
+        kb = Keyboard()
         token = flow.token if flow else ""
         for key, action in (("escalation.withdraw", FlowAction.WITHDRAW), ("nav.cancel", FlowAction.CANCEL)):
             kb.button(text=self.r.t(key, lang), callback_data=FlowCb(token=token, action=action))
@@ -198,12 +198,12 @@ class Screens:
                              proposal=proposal)
         return View(text, kb.as_markup())
 
-    def _nav(self, kb: InlineKeyboardBuilder, token: str, lang: str, restart: bool = False) -> None:
+    def _nav(self, kb: Keyboard, token: str, lang: str, restart: bool = False) -> None:
         row = [("nav.back", FlowAction.BACK)]
         if restart:
             row.append(("nav.restart", FlowAction.RESTART))
         row.append(("nav.cancel", FlowAction.CANCEL))
-        nav = InlineKeyboardBuilder()
+        nav = Keyboard()
         for key, action in row:
             nav.button(text=self.r.t(key, lang), callback_data=FlowCb(token=token, action=action))
         kb.row(*[button for line in nav.export() for button in line])
