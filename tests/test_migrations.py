@@ -250,3 +250,10 @@ def test_db_revision_writes_a_migration_that_upgrades_to_the_models(
 def _indexes(url: str, table: str) -> list[dict[str, object]]:
     with connect(url) as connection:
         return list(inspect(connection).get_indexes(table))  # type: ignore[arg-type]
+
+
+def test_migrate_on_start_is_a_config_key_and_an_environment_switch() -> None:
+    from bot.config import load_config
+
+    assert load_config(ROOT / "config.yaml", environ={}).database_migrate_on_start is True
+    assert load_config(ROOT / "config.yaml", environ={"MOMENTS_DB_MIGRATE": "0"}).database_migrate_on_start is False
