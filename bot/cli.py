@@ -604,7 +604,7 @@ def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
 
     report = migrations.upgrade(config.database_url, args.revision)
     if report.adopted:
-        print(f"adopted a database made before migrations: stamped {migrations.BASELINE}")
+        print("adopted a database whose tables were made without migrations (create_all): stamped")
     if report.before == report.after:
         print(f"the database is at {report.after or 'no revision'}: nothing to do")
     else:

@@ -141,6 +141,28 @@ async def test_a_database_that_differs_from_the_baseline_is_refused_untouched(da
     assert migrations.current(database_url) is None  # not stamped: nothing was changed
 
 
+def test_a_revision_from_a_newer_release_or_a_wrong_one_is_refused(database_url: str) -> None:
+    migrations.upgrade(database_url)
+    with pytest.raises(migrations.MigrationError, match="cannot upgrade to 'nosuch'"):
+        migrations.upgrade(database_url, "nosuch")
+    with connect(database_url) as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(migrations.MigrationError, match="at revision 9999, which this release"):
+        migrations.upgrade(database_url)
+
+
+def test_tables_of_another_application_are_left_alone(database_url: str) -> None:
+    with connect(database_url) as connection:
+        connection.execute(text("CREATE TABLE other_app (id INTEGER PRIMARY KEY)"))
+    try:
+        report = migrations.upgrade(database_url)
+        assert not report.adopted and report.after == migrations.head_revision()
+        assert tables(database_url) == MODEL_TABLES | {"other_app"}
+    finally:
+        with connect(database_url) as connection:
+            connection.execute(text("DROP TABLE other_app"))
+
+
 def test_an_in_memory_database_migrates_on_its_own_connection() -> None:
     async def go() -> list[object]:
         db = Database("sqlite://")

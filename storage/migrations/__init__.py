@@ -22,6 +22,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, DateTime, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, StaticPool
@@ -257,11 +258,20 @@ def upgrade_connection(connection: Connection, revision: str = "head") -> Upgrad
     """Upgrade inside the caller's transaction: adopt a create_all database first, then run the migrations."""
     lock(connection)
     before = current_revision(connection)
+    script = script_directory()
+    if before is not None and before not in {rev.revision for rev in script.walk_revisions()}:
+        raise MigrationError(f"the database is at revision {before}, which this release of Moments does not know: "
+                             "a newer release migrated it. Run that release, or restore a backup made before.")
     adopted = False
-    if before is None and _app_tables(connection):
+    # Tables of ours without a revision: made by create_all (before migrations, or by a command that creates
+    # tables). Other tables in a shared database are not ours to judge.
+    if before is None and _app_tables(connection) & set(baseline_shape()):
         adopt_legacy(connection)
         adopted = True
-    command.upgrade(alembic_config(connection), revision)
+    try:
+        command.upgrade(alembic_config(connection), revision)
+    except CommandError as exc:  # an unknown --revision, or a downgrade asked of upgrade
+        raise MigrationError(f"cannot upgrade to {revision!r}: {exc}") from exc
     after = current_revision(connection)
     if adopted or before != after:
         log.info("database schema %s → %s%s", before or "empty", after, " (adopted a create_all database)"
@@ -311,9 +321,13 @@ def new_revision(url: str, message: str, autogenerate: bool = True) -> Path:
 # ---- databases made by create_all -----------------------------------------------------------------------------------
 
 def adopt_legacy(connection: Connection) -> None:
-    """Bring a database made by create_all (the start before migrations) to BASELINE and stamp it, or refuse."""
+    """Stamp a database made by create_all: at head when it matches the models exactly (made by this release),
+    else brought to BASELINE (made by a release before migrations) and stamped there, or refused."""
     from storage.playbooks import add_missing_version_columns
 
+    if not differences(connection):
+        command.stamp(alembic_config(connection), "head")
+        return
     expected = baseline_shape()
     found = _app_tables(connection)
     # The old start created missing tables (an install that skipped releases) from the models: do the same
