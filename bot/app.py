@@ -42,7 +42,6 @@ from bot.ui.render import Renderer
 from bot.ui.screens import Screens
 from storage import people, privacy
 from storage.db import Database
-from storage.playbooks import ensure_columns as ensure_playbook_columns
 from storage.types import utcnow
 from storage.updates import forget_updates_before
 
@@ -91,8 +90,10 @@ def load_catalog(config: Config) -> Catalog:
 async def build_app(config: Config) -> App:
     catalog = load_catalog(config)
     db = Database(config.database_url)
-    await db.create_tables()
-    await ensure_playbook_columns(db)
+    if config.database_migrate_on_start:
+        await db.migrate()  # also adopts a database made before migrations (create_all, ensure_columns)
+    else:
+        await db.warn_unless_at_head()
     async with db.session() as session:
         await people.sync_teams(session, config.teams)
     # The playbooks folder feeds the database; the live set is the database's (see bot/core/authoring.py).

@@ -165,6 +165,8 @@ class Config(BaseModel):
     bot_token: str | None = None
     telegram_api_base: str = DEFAULT_API_BASE
     database_url: str = "sqlite:///data/moments.db"
+    # Upgrade the schema (storage/migrations) at every start; off where deploys run `moments db upgrade` instead.
+    database_migrate_on_start: bool = True
     playbooks_dir: Path = Path("playbooks")
     admins: list[int] = Field(default_factory=list)
     default_team: str = "main"
@@ -213,6 +215,7 @@ ENV_KEYS = {
     "BOT_TOKEN": "bot_token",
     "TELEGRAM_API_BASE": "telegram_api_base",
     "DATABASE_URL": "database_url",
+    "MOMENTS_DB_MIGRATE": "database_migrate_on_start",
     "PLAYBOOKS_DIR": "playbooks_dir",
     "TRAINING_DIR": "training_dir",
     "MOMENTS_ADMINS": "admins",

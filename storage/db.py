@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -15,6 +17,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from storage import sqlite_inline
+
+if TYPE_CHECKING:
+    from storage.migrations import UpgradeReport
+
+log = logging.getLogger(__name__)
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
 
@@ -80,8 +87,32 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 
     async def create_tables(self) -> None:
+        """The models' tables straight from the metadata, for tests and throwaway databases; real databases are
+        made and changed by migrate()."""
         async with self.engine.begin() as connection:
             await connection.run_sync(SQLModel.metadata.create_all)
+
+    async def migrate(self, revision: str = "head") -> UpgradeReport:
+        """Upgrade the schema through the migrations (storage/migrations), adopting a create_all database."""
+        from storage import migrations
+
+        if migrations.is_memory(self.url):
+            # Another engine would open another, empty, in-memory database: migrate on this one's connection.
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(migrations.upgrade_connection, revision)
+        # Alembic is synchronous: a short-lived engine of its own, off the event loop.
+        return await asyncio.to_thread(migrations.upgrade, self.url, revision)
+
+    async def warn_unless_at_head(self) -> None:
+        """With migrations off at start, say so when the schema is not the one this release expects."""
+        from storage import migrations
+
+        async with self.engine.connect() as connection:
+            found = await connection.run_sync(migrations.current_revision)
+        head = migrations.head_revision()
+        if found != head:
+            log.warning("the database schema is at revision %s, this release expects %s: run `moments db upgrade`",
+                        found or "none", head)
 
     def session(self) -> AsyncSession:
         return self.sessions()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, inspect, text, update
+from sqlalchemy import Connection, func, inspect, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,16 +25,21 @@ _NEW_VERSION_COLUMNS = {
 }
 
 
-async def ensure_columns(db: Database) -> None:
-    """Bring a playbook_versions table made by an older release up to date (additive, idempotent)."""
-    def missing(connection: object) -> list[str]:
-        found = {c["name"] for c in inspect(connection).get_columns("playbook_versions")}  # type: ignore[arg-type]
-        return [name for name in _NEW_VERSION_COLUMNS if name not in found]
+def add_missing_version_columns(connection: Connection) -> None:
+    """The additive ALTERs of ensure_columns, on a synchronous connection (storage.migrations adopts old
+    databases with it)."""
+    found = {c["name"] for c in inspect(connection).get_columns("playbook_versions")}
+    for name, ddl in _NEW_VERSION_COLUMNS.items():
+        if name not in found:
+            connection.execute(text(f"ALTER TABLE playbook_versions ADD COLUMN {name} {ddl}"))
 
+
+async def ensure_columns(db: Database) -> None:
+    """Bring a playbook_versions table made by an older release up to date (additive, idempotent). Starts do it
+    through the migrations now (storage.migrations adopts such databases); kept for databases made by
+    create_tables."""
     async with db.engine.begin() as connection:
-        for name in await connection.run_sync(missing):
-            await connection.execute(text(f"ALTER TABLE playbook_versions ADD COLUMN {name} "
-                                          f"{_NEW_VERSION_COLUMNS[name]}"))
+        await connection.run_sync(add_missing_version_columns)
 
 
 def is_file_origin(origin: str) -> bool:

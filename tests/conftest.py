@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from bot.config import Config, load_config
@@ -29,8 +30,10 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         pytest.skip("no PostgreSQL: set MOMENTS_TEST_POSTGRES_URL (CI does)")
     db = Database(POSTGRES_URL)
     try:
-        async with db.engine.begin() as connection:  # each test starts from empty tables
+        async with db.engine.begin() as connection:  # each test starts from an empty database
             await connection.run_sync(SQLModel.metadata.drop_all)
+            # Else the next start finds the schema "at head" with no tables, and migrates nothing.
+            await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     finally:
         await db.dispose()
     return POSTGRES_URL
