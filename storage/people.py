@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import Row, Select
+from sqlalchemy import Row, Select, bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,8 +31,10 @@ async def user_by_telegram_id(session: AsyncSession, telegram_id: int) -> User |
     return result.first()
 
 
-def person_query(telegram_id: int) -> Select[Any]:
-    """The person and their team's settings, as one Core SELECT (see person_row for the columns)."""
+@cache
+def person_query() -> Select[Any]:
+    """The person and their team's settings, as one Core SELECT taking `telegram_id` (see person_row for the
+    columns). Built once: it runs on every update, and building it cost more than running it."""
     users, teams = User.__table__, Team.__table__  # type: ignore[attr-defined]
     profiles = TrainingProfile.__table__  # type: ignore[attr-defined]
     return (sa_select(users.c.id, users.c.telegram_id, users.c.name, users.c.role, users.c.team_id,
@@ -40,7 +43,7 @@ def person_query(telegram_id: int) -> Select[Any]:
                       teams.c.language.label("team_language"))
             .select_from(users.outerjoin(teams, teams.c.id == users.c.team_id)
                          .outerjoin(profiles, profiles.c.user_id == users.c.id))
-            .where(users.c.telegram_id == telegram_id))
+            .where(users.c.telegram_id == bindparam("telegram_id")))
 
 
 async def person_row(db: Database, telegram_id: int) -> Row[Any] | None:
@@ -51,7 +54,7 @@ async def person_row(db: Database, telegram_id: int) -> Row[Any] | None:
     team_language.
     """
     async with db.engine.connect() as connection:
-        return (await connection.execute(person_query(telegram_id))).first()
+        return (await connection.execute(person_query(), {"telegram_id": telegram_id})).first()
 
 
 async def set_language(session: AsyncSession, user_id: int, language: str) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, delete, insert
+from sqlalchemy import Insert, Row, delete, insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -37,14 +38,19 @@ async def claim_update_and_find_person(db: Database, bot_id: int, update_id: int
     update by a fifth (bench/flow.py). A repeat claims nothing (ON CONFLICT DO NOTHING, so PostgreSQL's
     transaction stays usable) and returns (False, None).
     """
-    insert_ = sqlite_insert if db.is_sqlite else postgresql_insert
-    claim = (insert_(TABLE).values(bot_id=bot_id, update_id=update_id, processed_at=utcnow())
-             .on_conflict_do_nothing().returning(TABLE.c.update_id))
+    values = {"bot_id": bot_id, "update_id": update_id, "processed_at": utcnow()}
     async with db.engine.begin() as connection:
         # RETURNING, not rowcount: psycopg through SQLAlchemy reports -1 for an INSERT.
-        if (await connection.execute(claim)).first() is None:
+        if (await connection.execute(_claim(db.is_sqlite), values)).first() is None:
             return False, None
-        return True, (await connection.execute(person_query(telegram_id))).first()
+        return True, (await connection.execute(person_query(), {"telegram_id": telegram_id})).first()
+
+
+@cache
+def _claim(is_sqlite: bool) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING, built once (it runs on every update)."""
+    insert_ = sqlite_insert if is_sqlite else postgresql_insert
+    return insert_(TABLE).on_conflict_do_nothing().returning(TABLE.c.update_id)
 
 
 async def forget_updates_before(db: Database, moment: datetime) -> int:
