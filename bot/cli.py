@@ -135,10 +135,11 @@ def _parser() -> argparse.ArgumentParser:
 
 @contextlib.asynccontextmanager
 async def open_database(config: Config) -> AsyncIterator[Database]:
-    """The configured database with its tables created, disposed of afterwards: what every command needs."""
+    """The configured database at the current schema (migrated, or made), disposed of afterwards: what every
+    command needs."""
     db = Database(config.database_url)
     try:
-        await db.create_tables()
+        await db.migrate()
         yield db
     finally:
         await db.dispose()
@@ -770,7 +771,7 @@ def _digest_push(args: argparse.Namespace, config: Config) -> int:
         db = Database(config.database_url)
         bot = build_bot(config)
         try:
-            await db.create_tables()
+            await db.migrate()
             async with db.session() as session:
                 team = await store.team_by_name(session, args.team)
             if team is None or team.id is None:

@@ -283,7 +283,7 @@ async def register(config: Config, options: DemoOptions) -> None:
     """Make the demo user known with the chosen role (also in a kept database where they had another)."""
     db = Database(config.database_url)
     try:
-        await db.create_tables()
+        await db.migrate()
         async with db.session() as session:
             await people.upsert_user(session, DEMO_USER_ID, role=options.role, team=config.default_team,
                                      name=options.name, language=config.default_language)
