@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context,
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from bot.core.problems import Problem
 from bot.core.text import FALLBACK_LANGUAGE
 from bot.ui.i18n import Catalogues
 
@@ -129,6 +130,10 @@ class Renderer:
         """A change with its sign always shown: "+3.3", "−2", "±0" (a true minus sign, as for the arrows)."""
         sign = "+" if value > 0 else ("−" if value < 0 else "±")
         return sign + self.number(abs(value), language, digits)
+
+    def problem(self, problem: Problem, language: str = FALLBACK_LANGUAGE) -> str:
+        """A problem's text (not its file:line:column) in `language`, English where the catalogue lacks it."""
+        return problem.render(lambda message: self.catalogues.gettext(language, message))
 
     def money(self, amount: Decimal | int | float, language: str = FALLBACK_LANGUAGE,
               currency: str | None = None) -> str:
