@@ -68,7 +68,7 @@ class Renderer:
         # Roles are stored and typed as ids (staff, lead, ...); people read them by name, in their language.
         self.env.filters["role_name"] = pass_context(lambda ctx, role: self.role_name(role, _language(ctx)))
         self.env.filters["role_choice"] = pass_context(lambda ctx, role: self.role_choice(role, _language(ctx)))
-        # Numbers the locale's way: "42 %" with a narrow no-break space in French, "3,5" in Italian.
+        # Numbers the locale's way: "42 %" with a no-break space in French (CLDR), "3,5" in Italian.
         self.env.filters["percent"] = pass_context(lambda ctx, share: self.percent(share, _language(ctx)))
         self.env.filters["number"] = pass_context(
             lambda ctx, value, digits=0: self.number(value, _language(ctx), digits))
