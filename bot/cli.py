@@ -9,7 +9,7 @@ import csv
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     lint.add_argument("--languages", type=_languages, metavar="CODES",
                       help="warn about texts missing in these languages, e.g. en,it (default: default_language "
                            "and the teams' languages from config)")
+    lint.add_argument("--language", metavar="CODE",
+                      help="write the problems in this language, e.g. it (default: English); file, line and column "
+                           "stay as they are")
     lint.set_defaults(handler=_lint)
 
     test = commands.add_parser("test", help="run the playbooks' examples through the engine; exit 1 on a failure")
@@ -250,17 +253,29 @@ def _lint(args: argparse.Namespace, config: Config) -> int:
     if training_count is not None:
         checked.append(f"{training_count} training file(s)")
     summary = f"{' and '.join(checked)} checked: {errors} error(s), {len(problems) - errors} warning(s)"
+    text = _problem_text(args.language)
     if args.format == "json":
         import json
 
         print(json.dumps([{"file": p.file, "line": p.line, "column": p.column, "severity": p.severity,
-                           "message": p.message} for p in problems], ensure_ascii=False, indent=2))
+                           "message": text(p)} for p in problems], ensure_ascii=False, indent=2))
         print(summary, file=sys.stderr)
     else:
         for problem in problems:
-            print(problem)
+            print(f"{problem.file}:{problem.line}:{problem.column}: {problem.severity}: {text(problem)}")
         print(summary)
     return 1 if errors else 0
+
+
+def _problem_text(language: str | None) -> Callable[[Problem], str]:
+    """English, as always, unless `--language` asks for a catalogue's language."""
+    if not language:
+        return lambda problem: problem.message
+    from bot.ui.i18n import Catalogues
+    from bot.ui.render import LOCALES_DIR
+
+    catalogues = Catalogues(LOCALES_DIR)
+    return lambda problem: problem.render(lambda message: catalogues.gettext(language, message))
 
 
 def _split_training_paths(paths: Sequence[str], config: Config) -> tuple[list[str], list[Path] | None]:

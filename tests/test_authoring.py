@@ -56,7 +56,7 @@ async def test_upload_shows_the_diff_against_the_live_version(harness: Harness) 
     text, labels = mia.screen()
     assert "Refund without a receipt" in text and "Changes against the live version" in text
     assert "Outcomes reworded: full-refund" in text
-    assert "Limit for staff: 50 → 60" in text
+    assert "Limit for Staff: 50 → 60" in text
     assert "Steps added" not in text and "Outcomes removed" not in text
     assert "Changelog: Staff may refund a little more" in text
     assert labels == ["🚀 Publish", "🧪 Try it", "🗑 Discard"]

@@ -129,7 +129,7 @@ async def test_manager_creates_an_invite(harness: Harness) -> None:
     manager = await staff(harness, telegram_id=2100, role="manager")
     token = await make_invite(manager)
     text = manager.last_text()
-    assert "Invite #" in text and "<b>shop-1</b> as <b>staff</b>" in text and "once" in text
+    assert "Invite #" in text and "<b>shop-1</b> as <b>Staff</b>" in text and "once" in text
     assert len(token) >= 22
     [row] = await invite_rows(harness)
     assert row.token_hash == hash_token(token) and row.token_hash != token
@@ -162,7 +162,7 @@ async def test_manager_grants_at_most_manager_and_only_for_their_teams(harness: 
     await harness.person(ADMIN_ID, "Alice").send("/adduser 2200 staff shop-2")  # shop-2 exists, not theirs
     for args in ("supervisor", "admin"):
         await manager.send(f"/invite {args}")
-        assert "You may not invite" in manager.last_text() and "staff, lead, manager" in manager.last_text()
+        assert "You may not invite" in manager.last_text() and "Staff, Lead, Manager." in manager.last_text()
     await manager.send("/invite staff shop-2")
     assert "no team <b>shop-2</b> among the teams you cover" in manager.last_text()
     await manager.send("/invite staff 0")

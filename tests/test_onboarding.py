@@ -74,7 +74,7 @@ async def test_onboarding_end_to_end(harness: Harness) -> None:
     nora = harness.person(NEWCOMER, "Nora")
     await nora.send(f"/start {token}")
     text, labels = nora.screen()
-    assert "join <b>shop-1</b> as <b>staff</b>" in text and labels == ["Use Nora"]
+    assert "join <b>shop-1</b> as <b>Staff</b>" in text and labels == ["Use Nora"]
     await nora.send("x" * 65)
     assert "65 characters; the most is 64" in nora.screen()[0]
     await nora.send("<Nora & Co>")

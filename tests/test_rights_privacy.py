@@ -97,7 +97,7 @@ async def test_limit_refused_below_manager(harness: Harness, role: str) -> None:
 async def test_manager_sets_the_team_limit_and_staff_see_it(harness: Harness) -> None:
     manager = await staff(harness, telegram_id=2100, role="manager")
     await manager.send("/limit staff 80")
-    assert "Limit for <b>staff</b> updated" in manager.last_text() and "€80.00" in manager.last_text()
+    assert "Limit for <b>Staff</b> updated" in manager.last_text() and "• Staff: €80.00" in manager.last_text()
     [entry] = [r for r in await audit_rows(harness) if r.action == "team.limits_changed"]
     assert entry.before == {"limits": {}} and entry.after == {"limits": {"staff": "80"}}
     ann = await staff(harness)

@@ -56,10 +56,10 @@ async def test_manager_lists_their_teams_people(harness: Harness) -> None:
     manager, _ = await setup(harness)
     await manager.send("/team")
     text, labels = manager.screen()
-    assert "<b>Ann</b> · staff · shop-1" in text and "<b>Leo</b> · lead" in text and "<b>Mia</b> · manager" in text
+    assert "<b>Ann</b> · Staff · shop-1" in text and "<b>Leo</b> · Lead" in text and "<b>Mia</b> · Manager" in text
     assert "Olga" not in text and "Alice" not in text  # other teams stay out of sight
-    assert {"Ann · staff", "Leo · lead", "Mia · manager", "☰ Menu"} <= set(labels)
-    await manager.press("Mia · manager")
+    assert {"Ann · Staff", "Leo · Lead", "Mia · Manager", "☰ Menu"} <= set(labels)
+    await manager.press("Mia · Manager")
     text, labels = manager.screen()
     assert "You cannot change this person" in text and labels == ["◀ Back"]
 
@@ -70,14 +70,14 @@ async def test_manager_lists_their_teams_people(harness: Harness) -> None:
 
 async def test_change_role_is_audited(harness: Harness) -> None:
     manager, _ = await setup(harness)
-    await open_person(manager, "Ann · staff")
+    await open_person(manager, "Ann · Staff")
     text, labels = manager.screen()
-    assert "Role: <b>staff</b>" in text
+    assert "Role: <b>Staff</b>" in text
     assert labels == ["🎚 Change role", "🔀 Move to a team", "🚪 Deactivate", "◀ Back"]
     await manager.press("🎚 Change role")
     assert manager.screen()[1] == ["Lead", "Manager", "◀ Back"]  # never above manager
     await manager.press("Lead")
-    assert "Ann is now lead" in manager.screen()[0] and "Role: <b>lead</b>" in manager.screen()[0]
+    assert "Ann is now Lead" in manager.screen()[0] and "Role: <b>Lead</b>" in manager.screen()[0]
     assert (await user(harness, STAFF_ID)).role == "lead"
     [entry] = await audit_rows(harness, "person.role_changed")
     assert entry.before["role"] == "staff" and entry.after["role"] == "lead"
@@ -86,14 +86,14 @@ async def test_change_role_is_audited(harness: Harness) -> None:
 
 async def test_move_within_covered_teams(harness: Harness) -> None:
     manager, _ = await setup(harness)
-    await open_person(manager, "Ann · staff")
+    await open_person(manager, "Ann · Staff")
     await manager.press("🔀 Move to a team")
     assert "no other team you cover" in manager.screen()[0]
     async with harness.app.db.session() as session:  # Mia now oversees shop-2 too
         mia = await user(harness, MANAGER_ID)
         session.add(TeamOversight(user_id=mia.id, team_id=await team_id(harness, "shop-2")))
         await session.commit()
-    await open_person(manager, "Ann · staff")
+    await open_person(manager, "Ann · Staff")
     await manager.press("🔀 Move to a team")
     await manager.press("shop-2")
     assert "Ann moved to shop-2" in manager.screen()[0]
@@ -117,7 +117,7 @@ async def test_deactivate_stops_them_and_keeps_their_decisions(harness: Harness)
                                    due_at=utcnow() + timedelta(minutes=5), staff_chat_id=STAFF_ID))
         await session.commit()
 
-    await open_person(manager, "Ann · staff")
+    await open_person(manager, "Ann · Staff")
     await manager.press("🚪 Deactivate")
     text, labels = manager.screen()
     assert "Deactivate Ann?" in text and labels == ["🚪 Yes, deactivate", "◀ Back"]

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.core.playbook import Playbook
-from bot.core.problems import Problem
+from bot.core.problems import N_, Message, Problem
 from bot.core.yamlpos import ParsedYaml, PathKey, YamlSyntaxError, parse_yaml
 
 MAX_ANSWERS = 5  # longer paths are allowed, but staff give up on them mid-shift
@@ -31,7 +31,7 @@ def _parsed(playbook: Playbook) -> ParsedYaml:
         return ParsedYaml(data={})
 
 
-def _warning(playbook: Playbook, parsed: ParsedYaml, path: PathKey, message: str) -> Problem:
+def _warning(playbook: Playbook, parsed: ParsedYaml, path: PathKey, message: Message) -> Problem:
     pos = parsed.position(path)
     return Problem(playbook.path, pos.line, pos.column, message, severity="warning")
 
@@ -75,30 +75,34 @@ def long_paths(playbook: Playbook, parsed: ParsedYaml | None = None) -> list[Pro
     parsed = parsed or _parsed(playbook)
     longest = longest_path(playbook)
     return [_warning(playbook, parsed, ("steps", step_id),
-                     f"step '{step_id}' is answer {depth + 1} on a path (the longest takes {longest} answers): "
-                     f"staff abandon long trees; keep paths to {MAX_ANSWERS} answers or fewer")
+                     N_("step '%(step)s' is answer %(number)s on a path (the longest takes %(longest)s answers): "
+                        "staff abandon long trees; keep paths to %(most)s answers or fewer", step=step_id,
+                        number=depth + 1, longest=longest, most=MAX_ANSWERS))
             for step_id, depth in longest_depths(playbook).items() if depth == MAX_ANSWERS]
 
 
-def _text_fields(playbook: Playbook) -> list[tuple[PathKey, str, Any]]:
+def _text_fields(playbook: Playbook) -> list[tuple[PathKey, Message, Any]]:
     """(path in the YAML, what it is called, the Text or TextList) for every text staff read."""
-    fields: list[tuple[PathKey, str, Any]] = [
-        (("title",), "title", playbook.title), (("summary",), "summary", playbook.summary),
-        (("principle",), "principle", playbook.principle)]
+    fields: list[tuple[PathKey, Message, Any]] = [
+        (("title",), N_("title"), playbook.title), (("summary",), N_("summary"), playbook.summary),
+        (("principle",), N_("principle"), playbook.principle)]
     if playbook.triggers:
-        fields.append((("triggers",), "triggers", playbook.triggers))
+        fields.append((("triggers",), N_("triggers"), playbook.triggers))
     for step in playbook.steps.values():
-        fields.append((("steps", step.id, "ask"), f"the question of step '{step.id}'", step.ask))
+        fields.append((("steps", step.id, "ask"), N_("the question of %(what)s", what=N_("step '%(step)s'",
+                                                                                          step=step.id)), step.ask))
         for index, option in enumerate(step.options):
+            option_name = N_("option %(number)s of step '%(step)s'", number=index + 1, step=step.id)
             fields.append((("steps", step.id, "options", index, "label"),
-                           f"the label of option {index + 1} of step '{step.id}'", option.label))
+                           N_("the label of %(what)s", what=option_name), option.label))
     for outcome in playbook.outcomes.values():
         path: PathKey = ("outcomes", outcome.id)
-        fields.append(((*path, "title"), f"the title of outcome '{outcome.id}'", outcome.title))
+        name = N_("outcome '%(outcome)s'", outcome=outcome.id)
+        fields.append(((*path, "title"), N_("the title of %(what)s", what=name), outcome.title))
         if outcome.say:
-            fields.append(((*path, "say"), f"'say' of outcome '{outcome.id}'", outcome.say))
+            fields.append(((*path, "say"), N_("'say' of %(what)s", what=name), outcome.say))
         if outcome.steps:
-            fields.append(((*path, "steps"), f"the steps of outcome '{outcome.id}'", outcome.steps))
+            fields.append(((*path, "steps"), N_("the steps of %(what)s", what=name), outcome.steps))
     return fields
 
 
@@ -115,7 +119,8 @@ def missing_languages(playbook: Playbook, languages: Iterable[str], parsed: Pars
     for path, what, text in _text_fields(playbook):
         for language in languages:
             if not _has(text.values, language):
-                problems.append(_warning(playbook, parsed, path, f"{what} has no '{language}' text"))
+                problems.append(_warning(playbook, parsed, path, N_("%(what)s has no '%(language)s' text", what=what,
+                                                                    language=language)))
     return problems
 
 
@@ -151,9 +156,9 @@ def shared_triggers(playbooks: Sequence[Playbook]) -> list[Problem]:
             if not others:
                 continue
             names = ", ".join(f"'{p.id}' ({p.path})" for p in others)
-            problems.extend(_warning(playbook, parsed, path, f"trigger '{trigger}' is also a trigger of {names}: "
-                                                             "staff typing it get a choice instead of an answer")
-                            for path in paths)
+            message = N_("trigger '%(trigger)s' is also a trigger of %(others)s: staff typing it get a choice "
+                         "instead of an answer", trigger=trigger, others=names)
+            problems.extend(_warning(playbook, parsed, path, message) for path in paths)
     return problems
 
 
@@ -162,6 +167,6 @@ def id_clash(playbook: Playbook, others: Iterable[Playbook]) -> list[Problem]:
     parsed = _parsed(playbook)
     pos = parsed.position(("id",))
     return [Problem(playbook.path, pos.line, pos.column,
-                    f"id '{playbook.id}' is the id of another playbook (in {other.path}); give this one its own "
-                    "id, or edit that file")
+                    N_("id '%(id)s' is the id of another playbook (in %(file)s); give this one its own id, or edit "
+                       "that file", id=playbook.id, file=other.path))
             for other in others if other.id == playbook.id and other.path and other.path != playbook.path]

@@ -4,8 +4,9 @@ language's `messages.po`, and check what is missing or broken.
     python -m bot.devtools.i18n update   # new ids into every catalogue (empty), gone ids dropped
     python -m bot.devtools.i18n check    # exit 1 when a catalogue lacks a translation or breaks a placeholder
 
-Message ids come from the templates' `{% trans %}` blocks and `_()` calls (Jinja's Babel extractor) and from
-the values of `bot/locales/en.yaml` (the labels `Renderer.t()` looks up by key).
+Message ids come from the templates' `{% trans %}` blocks and `_()` calls (Jinja's Babel extractor), from
+the values of `bot/locales/en.yaml` (the labels `Renderer.t()` looks up by key), and from the `N_()` calls of
+bot/core (Babel's Python extractor): the problems `moments lint` and uploads report.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from babel.messages.pofile import read_po, write_po
 from jinja2.ext import babel_extract
 
 from bot.ui.i18n import DOMAIN, po_path
-from bot.ui.render import LOCALES_DIR, TEMPLATES_DIR
+from bot.ui.render import LOCALES_DIR, PACKAGE_DIR, TEMPLATES_DIR
 
 LANGUAGES = ("it", "fr", "ru")  # shipped catalogues besides English, the source
 BRACES = re.compile(r"\{(\w+)\}")  # str.format placeholders of the labels
 PERCENT = re.compile(r"%\((\w+)\)s")  # newstyle gettext placeholders of the templates
+CORE_DIR = PACKAGE_DIR / "core"
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true", "trimmed": "false"}
 
 
@@ -45,7 +47,8 @@ def _labels(path: Path) -> Iterator[tuple[str, str]]:
     yield from walk("", data)
 
 
-def template_catalog(templates_dir: Path = TEMPLATES_DIR, locales_dir: Path = LOCALES_DIR) -> Catalog:
+def template_catalog(templates_dir: Path = TEMPLATES_DIR, locales_dir: Path = LOCALES_DIR,
+                     core_dir: Path = CORE_DIR) -> Catalog:
     """Every English message id the bot can show, with where it comes from."""
     catalog = Catalog(domain=DOMAIN, project="Moments", charset="utf-8")
     for template in sorted(templates_dir.glob("*.j2")):
@@ -53,6 +56,12 @@ def template_catalog(templates_dir: Path = TEMPLATES_DIR, locales_dir: Path = LO
             for line, message, comments, _context in extract(babel_extract, source, options=JINJA_OPTIONS):
                 # Newstyle gettext formats every template message with % (a literal % is written %%).
                 catalog.add(message, locations=[(f"bot/templates/{template.name}", line)],
+                            auto_comments=comments, flags=("python-format",))
+    for module in sorted(core_dir.rglob("*.py")):
+        with module.open("rb") as source:
+            for line, message, comments, _context in extract("python", source, keywords={"N_": None}):
+                # Message.render fills every problem text with %, so every one is python-format.
+                catalog.add(message, locations=[(module.relative_to(core_dir.parent.parent).as_posix(), line)],
                             auto_comments=comments, flags=("python-format",))
     for key, text in _labels(locales_dir / "en.yaml"):
         catalog.add(text, locations=[(f"bot/locales/en.yaml:{key}", 0)], flags=_flags(text))

@@ -21,6 +21,8 @@ async def add_user(message: Message, command: CommandObject, person: Person, db:
                    screens: Screens) -> None:
     lang = person.language
     parts = (command.args or "").split()
+    if len(parts) >= 2:
+        parts[1] = parts[1].lower()  # the usage shows "Staff": typing it as shown works too
     if len(parts) not in (2, 3) or not parts[0].isdigit() or parts[1] not in ROLES:
         await reply(message, screens.simple("adduser.html.j2", lang, with_menu=False, error="usage", roles=ROLES))
         return

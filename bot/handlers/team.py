@@ -107,7 +107,7 @@ async def act(query: CallbackQuery, callback_data: TeamCb, person: Person, db: D
         member = await store.member(session, callback_data.user)
     assert member is not None
     text = screens.r.t(f"team.done.{notice}", lang, name=member.user.name or str(member.user.telegram_id),
-                       role=member.user.role, team=member.team or "")
+                       role=screens.r.role_name(member.user.role, lang), team=member.team or "")
     await query.answer(text)
     await edit_or_send(query, ui.person(screens, lang, member, manageable=_manageable(person, member),
                                         timezone=person.timezone, page=page, notice=text))

@@ -55,7 +55,7 @@ def refused(screens: Screens, lang: str, reason: str) -> View:
 
 
 def problems(screens: Screens, lang: str, filename: str, upload: Upload) -> View:
-    items = [{"line": p.line, "column": p.column, "message": p.message} for p in upload.problems]
+    items = [{"line": p.line, "column": p.column, "message": screens.r.problem(p, lang)} for p in upload.problems]
     return View(screens.r.render("authoring_errors.html.j2", lang, filename=filename, problems=items,
                                  hidden=upload.hidden, shown_max=MAX_SHOWN_PROBLEMS))
 

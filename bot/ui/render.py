@@ -12,10 +12,12 @@ from zoneinfo import ZoneInfo
 import yaml
 from babel import Locale
 from babel.dates import format_datetime
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
+from markupsafe import Markup, escape
 
+from bot.core.problems import Problem
 from bot.core.text import FALLBACK_LANGUAGE
 from bot.ui.i18n import Catalogues
 
@@ -63,6 +65,15 @@ class Renderer:
         self.env.filters["money"] = pass_context(
             lambda ctx, amount, currency=None: self.money(amount, _language(ctx),
                                                           currency or ctx.get("currency") or self.currency))
+        # Roles are stored and typed as ids (staff, lead, ...); people read them by name, in their language.
+        self.env.filters["role_name"] = pass_context(lambda ctx, role: self.role_name(role, _language(ctx)))
+        self.env.filters["role_choice"] = pass_context(lambda ctx, role: self.role_choice(role, _language(ctx)))
+        # Numbers the locale's way: "42 %" with a no-break space in French (CLDR), "3,5" in Italian.
+        self.env.filters["percent"] = pass_context(lambda ctx, share: self.percent(share, _language(ctx)))
+        self.env.filters["number"] = pass_context(
+            lambda ctx, value, digits=0: self.number(value, _language(ctx), digits))
+        self.env.filters["signed"] = pass_context(
+            lambda ctx, value, digits=1: self.signed(value, _language(ctx), digits))
         self.env.globals["t"] = pass_context(lambda ctx, key, **values: self.t(key, _language(ctx), **values))
         # {% trans %} blocks and _() in templates: the catalogue of the language being rendered. Newstyle
         # gettext escapes the values put into a translated text, as autoescape would.
@@ -92,6 +103,37 @@ class Renderer:
             return key
         text = self.catalogues.gettext(language, english)
         return text.format(**values) if values else text
+
+    def role_name(self, role: object, language: str = FALLBACK_LANGUAGE) -> str:
+        """"lead" → "Lead", "Responsabile di turno", "Старший смены"; an unknown role shows as it is stored."""
+        key = f"team.role.{role}"
+        return self.t(key, language) if key in self.labels() else str(role)
+
+    def role_choice(self, role: object, language: str = FALLBACK_LANGUAGE) -> Markup:
+        """A role someone may type in a command: its name, and the id to type when the name is not that id
+        ("Responsabile di turno (<code>lead</code>)", but "Lead" in English, where typing "Lead" works)."""
+        name = self.role_name(role, language)
+        if name.casefold() == str(role).casefold():
+            return escape(name)
+        return escape(name) + Markup(" (<code>") + escape(str(role)) + Markup("</code>)")
+
+    def percent(self, share: float, language: str = FALLBACK_LANGUAGE) -> str:
+        """A share (0.42) as a whole percentage: "42%", "42 %" in French, "42 %" in Russian."""
+        return format_percent(share, locale=self.catalogues.locale(language))
+
+    def number(self, value: float | Decimal | int, language: str = FALLBACK_LANGUAGE, digits: int = 0) -> str:
+        """Up to `digits` decimals, none shown when they are zero: "3.5", "3,5" in Italian, "1 234" in French."""
+        pattern = "#,##0" + ("." + "#" * digits if digits > 0 else "")
+        return format_decimal(value, format=pattern, locale=self.catalogues.locale(language))
+
+    def signed(self, value: float | Decimal | int, language: str = FALLBACK_LANGUAGE, digits: int = 1) -> str:
+        """A change with its sign always shown: "+3.3", "−2", "±0" (a true minus sign, as for the arrows)."""
+        sign = "+" if value > 0 else ("−" if value < 0 else "±")
+        return sign + self.number(abs(value), language, digits)
+
+    def problem(self, problem: Problem, language: str = FALLBACK_LANGUAGE) -> str:
+        """A problem's text (not its file:line:column) in `language`, English where the catalogue lacks it."""
+        return problem.render(lambda message: self.catalogues.gettext(language, message))
 
     def money(self, amount: Decimal | int | float, language: str = FALLBACK_LANGUAGE,
               currency: str | None = None) -> str:

@@ -49,7 +49,8 @@ def listing(screens: Screens, lang: str, members: Sequence[Member], page: int) -
     shown = members[page * PAGE:(page + 1) * PAGE]
     kb = InlineKeyboardBuilder()
     for member in shown:
-        kb.button(text=screens.r.t("team.person_button", lang, name=_label(member)[:40], role=member.user.role),
+        kb.button(text=screens.r.t("team.person_button", lang, name=_label(member)[:40],
+                                        role=screens.r.role_name(member.user.role, lang)),
                   callback_data=TeamCb(action=TeamAction.PERSON, user=member.user.id or 0, page=page))
     kb.adjust(2)
     nav: list[InlineKeyboardButton] = []

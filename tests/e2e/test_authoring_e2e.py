@@ -17,7 +17,7 @@ async def test_upload_publish_and_download_the_live_yaml(stack: Stack, tmp_path:
 
     await mia.send_document(upload, caption="Staff may refund a little more")
     diff = mia.screen()
-    assert "Limit for staff: 50 → 65" in diff.text
+    assert "Limit for Staff: 50 → 65" in diff.text
     assert diff.labels == ["🚀 Publish", "🧪 Try it", "🗑 Discard"]
     await mia.press("🚀 Publish")
     assert "is live for everyone now" in mia.screen().text
