@@ -381,3 +381,23 @@ def test_quotes_and_colons_outside_sentences_follow_the_language(language: str) 
                              changed=None, currency="EUR")
     staff_name = renderer.role_name("staff", language)
     assert (f"• {staff_name}\u202f: " if language == "fr" else f"• {staff_name}: ") in limits
+
+
+def test_a_failing_example_reads_in_the_readers_language() -> None:
+    """An upload whose own examples fail is refused with the reason in the author's language, English in the CLI."""
+    from bot.core.examples import failures, run_examples
+    from bot.core.loader import parse_playbook
+    from bot.core.problems import N_, Problem
+    from tests.test_loader import CONTRACT
+
+    playbook, _ = parse_playbook(CONTRACT + 'examples:\n  - {answers: ["Maybe"], expect: store-credit}\n', "p.yaml")
+    assert playbook is not None
+    [failed] = failures(run_examples(playbook))  # "Maybe" is not an answer of the first step
+    problem = Problem("p.yaml", failed.line, failed.column,
+                      N_("example %(number)s fails: %(reason)s", number=failed.number, reason=failed.reason))
+    renderer = Renderer("EUR")
+    assert problem.message == ("example 1 fails: at the start step 'proof' has no answer 'Maybe' "
+                               "(answers: 'Yes', 'No')") == f"example 1 fails: {failed.message}"
+    assert renderer.problem(problem, "it") == ("l'esempio 1 non passa: all'inizio il passo 'proof' non ha la risposta "
+                                               "'Maybe' (risposte: 'Yes', 'No')")
+    assert renderer.problem(problem, "ru").startswith("пример 1 не проходит: в самом начале у шага 'proof' нет ответа")

@@ -23,7 +23,7 @@ from bot.core.loader import parse_playbook
 from bot.core.moments import MomentService
 from bot.core.people import Person
 from bot.core.playbook import Playbook
-from bot.core.problems import Problem
+from bot.core.problems import N_, Problem
 from storage import playbooks as store
 from storage.db import Database
 from storage.models import PlaybookDraft, PlaybookPublication, PlaybookState
@@ -109,7 +109,8 @@ class Authoring:
         if playbook is None:
             return Upload(problems=errors[:MAX_SHOWN_PROBLEMS], hidden=max(len(errors) - MAX_SHOWN_PROBLEMS, 0))
         # A playbook that fails its own examples is refused like one with errors: nothing is stored.
-        failed = [Problem(filename, r.line or 1, r.column or 1, f"example {r.number} fails: {r.message}")
+        failed = [Problem(filename, r.line or 1, r.column or 1,
+                          N_("example %(number)s fails: %(reason)s", number=r.number, reason=r.reason or r.message))
                   for r in failures(run_examples(playbook))]
         if failed:
             return Upload(problems=failed[:MAX_SHOWN_PROBLEMS], hidden=max(len(failed) - MAX_SHOWN_PROBLEMS, 0))

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from bot.core import conversation as conv
 from bot.core.playbook import Example, Playbook, Step
+from bot.core.problems import N_, Message
 
 _RULES = conv.Rules(limit=Decimal(0))
 
@@ -27,6 +28,7 @@ class ExampleResult:
     message: str = ""  # why it failed; empty when it passed
     line: int = 0
     column: int = 0
+    reason: Message | None = None  # `message` as a translatable text, for uploads shown in the author's language
 
     @property
     def name(self) -> str:
@@ -55,38 +57,54 @@ def _find(step: Step, answer: str) -> int | None:
 def run_example(playbook: Playbook, example: Example, number: int) -> ExampleResult:
     """Walk one example: start the playbook, press each answer in turn, expect the outcome."""
 
-    def result(passed: bool, reached: str | None = None, message: str = "") -> ExampleResult:
-        return ExampleResult(playbook.path, playbook.id, number, passed, example.expect, reached, message,
-                             example.line, example.column)
+    def result(passed: bool, reached: str | None = None, reason: Message | None = None) -> ExampleResult:
+        return ExampleResult(playbook.path, playbook.id, number, passed, example.expect, reached,
+                             str(reason) if reason else "", example.line, example.column, reason)
+
+    def stopped(screen: object) -> Message:
+        if previous is None:
+            return N_("at the start the engine stopped (%(screen)s)", screen=type(screen).__name__)
+        return N_("after '%(answer)s' the engine stopped (%(screen)s)", answer=previous, screen=type(screen).__name__)
 
     transition = conv.start(playbook, now=0.0, token="example")
     previous: str | None = None
     for index, answer in enumerate(example.answers):
-        after = f"after '{previous}'" if previous is not None else "at the start"
         screen = transition.screen
         if isinstance(screen, conv.OutcomeScreen):
             left = ", ".join(f"'{a}'" for a in example.answers[index:])
-            return result(False, screen.outcome.id, f"{after} the playbook already ended in outcome "
-                                                    f"'{screen.outcome.id}'; answers left over: {left}")
+            if previous is None:
+                return result(False, screen.outcome.id, N_(
+                    "at the start the playbook already ended in outcome '%(outcome)s'; answers left over: %(left)s",
+                    outcome=screen.outcome.id, left=left))
+            return result(False, screen.outcome.id, N_(
+                "after '%(answer)s' the playbook already ended in outcome '%(outcome)s'; answers left over: %(left)s",
+                answer=previous, outcome=screen.outcome.id, left=left))
         if not isinstance(screen, conv.StepScreen) or transition.flow is None:
-            return result(False, None, f"{after} the engine stopped ({type(screen).__name__})")
+            return result(False, None, stopped(screen))
         option = _find(screen.step, answer)
         if option is None:
             labels = ", ".join(f"'{label}'" for label in _labels(screen.step))
-            return result(False, None, f"{after} step '{screen.step.id}' has no answer '{answer}' "
-                                       f"(answers: {labels})")
+            if previous is None:
+                return result(False, None, N_(
+                    "at the start step '%(step)s' has no answer '%(given)s' (answers: %(labels)s)",
+                    step=screen.step.id, given=answer, labels=labels))
+            return result(False, None, N_(
+                "after '%(answer)s' step '%(step)s' has no answer '%(given)s' (answers: %(labels)s)",
+                answer=previous, step=screen.step.id, given=answer, labels=labels))
         transition = conv.apply(playbook, transition.flow, conv.Answer(screen.ordinal, option), _RULES)
         previous = answer
     screen = transition.screen
     if isinstance(screen, conv.StepScreen):
         labels = ", ".join(f"'{label}'" for label in _labels(screen.step))
-        return result(False, None, f"expected {example.expect}, but after '{previous}' step '{screen.step.id}' "
-                                   f"still asks (answers: {labels})")
+        return result(False, None, N_(
+            "expected %(expected)s, but after '%(answer)s' step '%(step)s' still asks (answers: %(labels)s)",
+            expected=example.expect, answer=previous, step=screen.step.id, labels=labels))
     if not isinstance(screen, conv.OutcomeScreen):
-        return result(False, None, f"after '{previous}' the engine stopped ({type(screen).__name__})")
+        return result(False, None, stopped(screen))
     reached = screen.outcome.id
     if reached != example.expect:
-        return result(False, reached, f"expected {example.expect}, reached {reached}")
+        return result(False, reached, N_("expected %(expected)s, reached %(reached)s", expected=example.expect,
+                                         reached=reached))
     return result(True, reached)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bot.core.playbook import Playbook
-from bot.core.problems import Problem
+from bot.core.problems import N_, Problem
 from bot.core.text import Text
 from bot.core.training.card import Card, Choice, Fact
 from bot.core.yamlpos import YamlSyntaxError, parse_yaml
@@ -188,7 +188,7 @@ def check_generated(playbooks: Iterable[Playbook]) -> list[Problem]:
                 line, column = 1, 1
             problems.append(Problem(
                 pb.path, line, column,
-                f"no training card for the path {' > '.join(path.steps)} > {path.outcome}: every other outcome "
-                f"has the same title as '{path.outcome}', so there is nothing to choose from; give outcomes "
-                "distinct titles", severity="warning"))
+                N_("no training card for the path %(path)s > %(outcome)s: every other outcome has the same title "
+                   "as '%(outcome)s', so there is nothing to choose from; give outcomes distinct titles",
+                   path=" > ".join(path.steps), outcome=path.outcome), severity="warning"))
     return problems
