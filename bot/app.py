@@ -125,7 +125,7 @@ def load_authored_cards(config: Config, catalog: Catalog) -> list[Card]:
 def build_dispatcher(app: App) -> Dispatcher:
     dp = Dispatcher(
         storage=DatabaseStorage(app.db, DefaultKeyBuilder(with_destiny=True),
-                                cache_seconds=app.config.conversation_cache_seconds),
+                                cache_seconds=app.config.conversation_cache()),
         # One update at a time per person: two fast taps must not race over the same flow.
         events_isolation=SimpleEventIsolation(),
         config=app.config, db=app.db, catalog=app.catalog, renderer=app.renderer, screens=app.screens,

@@ -179,7 +179,8 @@ class Config(BaseModel):
     note_max_length: int = Field(300, ge=20, le=3000)
     escalation_timeout_seconds: int = Field(180, ge=1, le=24 * 3600)
     note_retention_days: int = Field(90, ge=1, le=3650)
-    conversation_cache_seconds: float = Field(300, ge=0, le=24 * 3600)
+    # None: on (300 s) for SQLite, off for PostgreSQL, where several bot processes may share the database.
+    conversation_cache_seconds: float | None = Field(None, ge=0, le=24 * 3600)
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
     digest: DigestConfig = Field(default_factory=DigestConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
@@ -200,6 +201,12 @@ class Config(BaseModel):
     @classmethod
     def _limits(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
         return _check_limits(value)
+
+    def conversation_cache(self) -> float:
+        """Seconds a conversation is served from memory (bot/fsm_storage.py): only right with one bot process."""
+        if self.conversation_cache_seconds is not None:
+            return self.conversation_cache_seconds
+        return 300.0 if self.database_url.startswith("sqlite") else 0.0
 
     def require_token(self) -> str:
         if not self.bot_token:

@@ -6,7 +6,7 @@ cache for `cache_seconds` after the last read or write of a key. aiogram reads a
 bench/flow.py the reads were two of the five database round trips of every update.
 
 The cache is only right while this process is the only writer of conversation state. With several bot
-processes on one database (webhook behind a load balancer), set `conversation_cache_seconds: 0`.
+processes on one database (webhook behind a load balancer) it must be 0: the default on PostgreSQL.
 """
 
 from __future__ import annotations

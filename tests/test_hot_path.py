@@ -219,3 +219,17 @@ async def test_a_whole_decision_never_goes_through_a_worker_thread(harness: Harn
     await ann.press("Skip")
     await ann.press("Skip")
     assert "Decision #" in ann.last_text()
+
+
+def test_the_cache_is_on_for_sqlite_and_off_for_postgresql_unless_set(tmp_path: Path) -> None:
+    from bot.config import load_config
+
+    (tmp_path / "config.yaml").write_text("{}\n")
+
+    def cache(**environ: str) -> float:
+        return load_config(tmp_path / "config.yaml", environ=environ).conversation_cache()
+
+    assert cache(DATABASE_URL="sqlite:///data/m.db") == 300
+    assert cache(DATABASE_URL="postgresql://u@h/db") == 0
+    assert cache(DATABASE_URL="postgresql://u@h/db", MOMENTS_CONVERSATION_CACHE="30") == 30
+    assert cache(DATABASE_URL="sqlite:///data/m.db", MOMENTS_CONVERSATION_CACHE="0") == 0
