@@ -2,20 +2,15 @@
 money spent per day with the number of decisions over the limit written over each bar.
 
 Headless: the Agg backend is chosen before anything else of matplotlib loads, and pyplot (global state, not
-thread-safe) is not used at all, so charts may be drawn in a worker thread.
+thread-safe) is not used at all, so charts may be drawn in a worker thread. matplotlib is imported on the first
+chart, not with the bot: it is half a second of every start, and most starts draw no chart.
 """
 
 from __future__ import annotations
 
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 from babel.dates import format_date
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from bot.core.digest import Figures
 from bot.core.money import currency_decimals, from_minor
@@ -30,6 +25,12 @@ def render_chart(figures: Figures, labels: dict[str, str], language: str = "en")
     names = [format_date(day.day, "EEE\nd", locale=locale) for day in days]
     x = list(range(len(days)))
     decimals = currency_decimals(figures.currency)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     figure = Figure(figsize=(8, 9), dpi=110)
     FigureCanvasAgg(figure)
