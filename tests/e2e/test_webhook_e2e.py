@@ -1,0 +1,133 @@
+"""`moments run --webhook` as a real process: the stand-in POSTs updates to it as Telegram does."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import time
+
+import aiohttp
+
+from tests.e2e.conftest import Stack
+from tests.e2e.test_bot_e2e import to_outcome
+
+
+async def get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        return response.status, await response.text()
+
+
+async def post_update(url: str, update: dict, secret: str | None) -> int:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+    async with aiohttp.ClientSession() as http, http.post(url, json=update, headers=headers) as response:
+        return response.status
+
+
+def metric(text: str, name: str) -> float:
+    """The value of one sample line (name with its labels, as exposed) in the Prometheus text."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not in /metrics:\n{text}")
+
+
+async def test_a_decision_through_the_webhook_with_health_and_metrics(webhook_stack: Stack) -> None:
+    api, bot = webhook_stack.api, webhook_stack.bot
+    assert len(api.calls_to("setWebhook")) == 1
+    assert api.webhook["url"] == bot.webhook_url and api.webhook["secret_token"] == bot.webhook_secret
+    assert {"message", "callback_query"} <= set(api.webhook["allowed_updates"])
+    assert api.webhook["drop_pending_updates"] is False
+
+    ann = await webhook_stack.staff(2101)
+    await to_outcome(ann)
+    await ann.press("✅ Done as suggested")
+    await ann.send("35")
+    await ann.press("Skip")
+    await ann.press("😊 Happy")
+    assert "Decision #1 recorded" in ann.screen().text
+    assert len(await bot.decisions()) == 1
+    assert all(status == 200 for _, status in api.webhook_posts)
+
+    base = f"http://127.0.0.1:{bot.webhook_port}"
+    assert await get(base + "/healthz") == (200, '{"status": "ok"}')
+    status, text = await get(base + "/metrics")
+    assert status == 200
+    assert metric(text, 'moments_updates_total{type="message"}') == 3  # /adduser, the moment, the amount
+    assert metric(text, 'moments_updates_total{type="callback_query"}') == 6
+    assert metric(text, "moments_decisions_recorded_total") == 1
+    assert metric(text, 'moments_update_seconds_count{type="callback_query"}') == 6
+    assert metric(text, "moments_updates_in_flight") == 0
+    assert "moments_telegram_429_total 0.0" in text
+
+
+async def test_a_wrong_or_missing_secret_is_refused_and_nothing_is_processed(webhook_stack: Stack) -> None:
+    api, bot = webhook_stack.api, webhook_stack.bot
+    ann = await webhook_stack.staff(2102)
+    first = await ann.send("/history")
+    before = len(ann.messages)
+    # The same message again under a new update id, as Telegram would number a new one.
+    update = {**first, "update_id": api.queue.next_id}
+    assert await post_update(bot.webhook_url, update, "wrong-secret") == 401
+    assert await post_update(bot.webhook_url, update, None) == 401
+    assert await post_update(bot.webhook_url, update, bot.webhook_secret + "x") == 401
+    assert await post_update(bot.webhook_url, update, "sécret") == 401  # non-ASCII: still a 401, not a 500
+    assert len(ann.messages) == before and not [c for c in api.calls if c.chat_id == ann.id][before:]
+    # Not even claimed: the same update with the right secret is handled.
+    await api.enqueue_raw(update, expect_answer=True)
+    assert len(ann.messages) == before + 1
+
+
+async def test_sigterm_during_a_slow_handler_commits_the_decision_and_exits_0(webhook_stack: Stack) -> None:
+    api, bot = webhook_stack.api, webhook_stack.bot
+    ann = await webhook_stack.staff(2103)
+    await to_outcome(ann)
+    await ann.press("✅ Done as suggested")
+    await ann.send("20")
+    await ann.press("Skip")
+    base = f"http://127.0.0.1:{bot.webhook_port}"
+    database = bot.database_url.removeprefix("sqlite:///")
+    # The database's write lock, held here: the bot's handler for the last press waits inside.
+    lock = sqlite3.connect(database, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        last_press = asyncio.create_task(ann.press("😊 Happy"))
+        await until(lambda: in_flight(base), "the bot to be handling the press")
+        assert bot.proc is not None
+        bot.proc.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        await until(lambda: refused(base), "the bot to stop listening")
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    await asyncio.wait_for(last_press, 20)
+    assert await asyncio.wait_for(bot.proc.wait(), 20) == 0
+    assert time.monotonic() - signalled < 10  # MOMENTS_SHUTDOWN_TIMEOUT
+    assert "Decision #1 recorded" in ann.screen().text
+    [decision] = await bot.decisions()
+    assert decision.reaction == "happy"
+    assert api.webhook_posts[-1][1] == 200
+    assert "deleteWebhook" not in [c.method for c in api.calls]  # another instance may serve it
+    log = bot.log_path.read_text()
+    assert "SIGTERM received" in log and "stopped" in log
+
+
+async def in_flight(base: str) -> bool:
+    _, text = await get(base + "/metrics")
+    return metric(text, "moments_updates_in_flight") >= 1
+
+
+async def refused(base: str) -> bool:
+    try:
+        await get(base + "/healthz")
+    except aiohttp.ClientConnectionError:
+        return True
+    return False
+
+
+async def until(check, what: str, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    """Poll a condition on the bot process (its HTTP endpoints): it has no event to wait on from here."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
