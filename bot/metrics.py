@@ -22,14 +22,13 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
-    generate_latest,
 )
+from prometheus_client.exposition import choose_encoder
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
@@ -50,9 +49,10 @@ for _result in ("sent", "blocked", "failed"):
     TRAINING.labels(result=_result)  # present at 0 from the start, so rate() sees the first one
 
 
-def render(registry: CollectorRegistry = REGISTRY) -> tuple[bytes, str]:
-    """The Prometheus text exposition and its content type."""
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+def render(accept: str = "", registry: CollectorRegistry = REGISTRY) -> tuple[bytes, str]:
+    """The exposition the scraper's Accept header asks for (Prometheus text 0.0.4 by default), and its type."""
+    encode, content_type = choose_encoder(accept)
+    return encode(registry), content_type
 
 
 def on_flood(retry_after: float) -> None:
@@ -90,6 +90,8 @@ class UpdateTracker(BaseMiddleware):
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait until no update is being handled; False if some still were after `timeout` seconds."""
+        if self._idle.is_set():
+            return True
         try:
             await asyncio.wait_for(self._idle.wait(), max(timeout, 0.0))
         except TimeoutError:

@@ -77,6 +77,8 @@ class WebhookHandler(SimpleRequestHandler):
                 self._idle.set()
 
     async def wait_idle(self, timeout: float) -> bool:
+        if self._idle.is_set():
+            return True
         try:
             await asyncio.wait_for(self._idle.wait(), max(timeout, 0.0))
         except TimeoutError:
@@ -107,11 +109,8 @@ class Health:
         return web.json_response({"status": "ok"})
 
     async def metrics(self, request: web.Request) -> web.Response:
-        body, content_type = metrics.render()
-        # aiohttp wants the charset apart from the media type.
-        media_type, _, params = content_type.partition(";")
-        charset = params.split("charset=")[-1].strip() if "charset=" in params else None
-        return web.Response(body=body, content_type=media_type.strip(), charset=charset)
+        body, content_type = metrics.render(request.headers.get("Accept", ""))
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     def register(self, app: Application) -> None:
         app.router.add_get("/healthz", self.healthz)
