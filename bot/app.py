@@ -283,13 +283,16 @@ async def run(config: Config, *, webhook: bool = False) -> None:
         stopper.request()  # a failure or the end of polling stops everything as a signal would
         health.stopping = True
         try:
-            await asyncio.wait_for(_shut_down(app, bot, tracker, handler, servers, stopper), stopper.remaining())
+            complete = await asyncio.wait_for(_shut_down(app, bot, tracker, handler, servers, stopper),
+                                              stopper.remaining())
         except TimeoutError:
-            raise ShutdownTimeout(f"shutdown took longer than {config.shutdown_timeout_seconds:g} s; updates "
-                                  "still running were abandoned (Telegram delivers them again)") from None
+            complete = False
         finally:
             metrics.unwatch_decisions(app.db.engine.sync_engine)
             stopper.uninstall()
+        if not complete:
+            raise ShutdownTimeout(f"shutdown took longer than {config.shutdown_timeout_seconds:g} s; updates "
+                                  "still running were abandoned (Telegram delivers them again)")
 
 
 def check_webhook_config(config: Config) -> None:
@@ -320,14 +323,18 @@ async def _poll_until_stopped(dp: Dispatcher, bot: Bot, allowed_updates: list[st
 
 
 async def _shut_down(app: App, bot: Bot, tracker: metrics.UpdateTracker, handler: WebhookHandler | None,
-                     servers: list[Server], stopper: Stopper) -> None:
+                     servers: list[Server], stopper: Stopper) -> bool:
+    """Stop in order; False if updates in flight had to be abandoned."""
+    complete = True
     if handler is not None:
         handler.closing = True
         await servers[0].stop_listening()
         if not await handler.wait_idle(stopper.budget()):
             log.warning("webhook requests still running at the shutdown timeout")
+            complete = False
     if not await tracker.wait_idle(stopper.budget()):
         log.warning("%d updates still being handled at the shutdown timeout", tracker.in_flight)
+        complete = False
     for server in servers:
         await server.close()  # the answers of finished webhook requests are written out first
     await app.notifications.drain(timeout=stopper.budget())  # notes being sent finish while the bot can send
@@ -337,3 +344,4 @@ async def _shut_down(app: App, bot: Bot, tracker: metrics.UpdateTracker, handler
     await bot.session.close()
     await app.close()
     log.info("stopped")
+    return complete

@@ -6,10 +6,11 @@ import asyncio
 import signal
 import sqlite3
 import time
+from pathlib import Path
 
 import aiohttp
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, free_port, running_stack
 from tests.e2e.test_bot_e2e import to_outcome
 
 
@@ -110,6 +111,42 @@ async def test_sigterm_during_a_slow_handler_commits_the_decision_and_exits_0(we
     assert "deleteWebhook" not in [c.method for c in api.calls]  # another instance may serve it
     log = bot.log_path.read_text()
     assert "SIGTERM received" in log and "stopped" in log
+
+
+async def test_polling_with_a_metrics_port_and_sigterm_during_a_slow_handler(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"METRICS_PORT": str(port), "MOMENTS_SHUTDOWN_TIMEOUT": "10"}
+    async with running_stack(tmp_path, extra_env=env) as stack:
+        bot = stack.bot
+        base = f"http://127.0.0.1:{port}"
+        ann = await stack.staff(2104)
+        await to_outcome(ann)
+        await ann.press("✅ Done as suggested")
+        await ann.send("15")
+        await ann.press("Skip")
+        assert (await get(base + "/healthz"))[0] == 200
+        lock = sqlite3.connect(bot.database_url.removeprefix("sqlite:///"), isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            last_press = asyncio.create_task(ann.press("😐 Neutral"))
+            await until(lambda: in_flight(base), "the bot to be handling the press")
+            assert bot.proc is not None
+            bot.proc.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            await until(lambda: logged(bot.log_path, "SIGTERM received"), "the bot to take the signal")
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        await asyncio.wait_for(last_press, 20)
+        assert await asyncio.wait_for(bot.proc.wait(), 20) == 0
+        assert time.monotonic() - signalled < 10
+        assert "Decision #1 recorded" in ann.screen().text
+        [decision] = await bot.decisions()
+        assert decision.reaction == "neutral"
+
+
+async def logged(path: Path, text: str) -> bool:
+    return text in path.read_text(errors="replace")
 
 
 async def in_flight(base: str) -> bool:
