@@ -197,7 +197,10 @@ class Stopper:
     def request(self, sig: signal.Signals | None = None) -> None:
         if self.requested.is_set():
             return
-        log.info("%s received: stopping within %.0f s", sig.name if sig else "stop", self.timeout)
+        if sig is not None:
+            log.info("%s received: stopping within %.0f s", sig.name, self.timeout)
+        else:
+            log.info("stopping within %.0f s", self.timeout)
         self.deadline = asyncio.get_running_loop().time() + self.timeout
         self.requested.set()
 

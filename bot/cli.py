@@ -176,6 +176,12 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         return 1
     except KeyboardInterrupt:  # a second Ctrl-C while stopping
         return 1
+    except (ConfigError, DatabaseURLError, PlaybookLoadError):
+        raise  # explained to the person by main(), exit code 2
+    except Exception:
+        # Through the logging handler, not Python's own print: masked (URLs in errors hold the token) and JSON.
+        logging.getLogger("bot.app").exception("Moments stopped on an error")
+        return 1
     return 0
 
 
