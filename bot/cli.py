@@ -166,9 +166,11 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     config.require_token()
     if args.webhook or config.webhook.enabled:
         check_webhook_config(config)  # before any work, so a missing secret is a usage error
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
     logs.setup(config.log_level, json_lines=config.logging.json_lines,
                secrets=(config.bot_token, config.webhook.secret_token))
-    logging.getLogger().addHandler(ErrorCounter())
+    root.addHandler(ErrorCounter())
     try:
         asyncio.run(run(config, webhook=args.webhook))
     except ShutdownTimeout as exc:
@@ -182,6 +184,9 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         # Through the logging handler, not Python's own print: masked (URLs in errors hold the token) and JSON.
         logging.getLogger("bot.app").exception("Moments stopped on an error")
         return 1
+    finally:
+        root.handlers[:] = saved[0]  # as it was: main() may be called again in the same process (tests)
+        root.setLevel(saved[1])
     return 0
 
 

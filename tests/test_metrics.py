@@ -123,6 +123,7 @@ def test_errors_logged_anywhere_are_counted() -> None:
     counter = metrics.ErrorCounter()
     logger = logging.getLogger("bot.test_metrics")
     logger.addHandler(counter)
+    logger.propagate = False  # counted here only, whatever handlers other tests left on the root logger
     try:
         before = sample("moments_errors_total", logger="bot.test_metrics")
         logger.warning("not an error")
@@ -130,6 +131,7 @@ def test_errors_logged_anywhere_are_counted() -> None:
         assert sample("moments_errors_total", logger="bot.test_metrics") == before + 1
     finally:
         logger.removeHandler(counter)
+        logger.propagate = True
 
 
 def test_the_exposition_is_prometheus_text() -> None:
