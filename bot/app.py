@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
+import signal
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -17,8 +20,8 @@ from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand
 
-from bot import jobs, scheduler
-from bot.config import Config
+from bot import jobs, metrics, scheduler
+from bot.config import Config, ConfigError
 from bot.core.authoring import live_playbooks, sync_files
 from bot.core.catalog import Catalog
 from bot.core.escalation_service import EscalationService
@@ -40,6 +43,7 @@ from bot.pinning import pin_response_models
 from bot.retry import RetryMiddleware
 from bot.ui.render import Renderer
 from bot.ui.screens import Screens
+from bot.webhook import Health, Server, WebhookHandler, health_app, webhook_app
 from storage import people, privacy
 from storage.db import Database
 from storage.types import utcnow
@@ -122,7 +126,8 @@ def load_authored_cards(config: Config, catalog: Catalog) -> list[Card]:
     return cards
 
 
-def build_dispatcher(app: App) -> Dispatcher:
+def build_dispatcher(app: App, tracker: metrics.UpdateTracker | None = None) -> Dispatcher:
+    """`tracker` (counts, times and follows updates in flight, for /metrics and shutdown) goes outermost."""
     dp = Dispatcher(
         storage=DatabaseStorage(app.db, DefaultKeyBuilder(with_destiny=True),
                                 cache_seconds=app.config.conversation_cache()),
@@ -135,6 +140,8 @@ def build_dispatcher(app: App) -> Dispatcher:
         app.moments, timeout_seconds=app.config.escalation_timeout_seconds, default_currency=app.config.currency,
         default_timezone=app.config.default_timezone)
     dp["notifications"] = app.notifications
+    if tracker is not None:
+        dp.update.outer_middleware(tracker)
     dp.update.outer_middleware(DeduplicateUpdates(app.db))
     identify = IdentifyPerson(app.db, app.config, app.renderer, onboarding_states=ONBOARDING_STATES)
     dp.message.outer_middleware(identify)
@@ -149,7 +156,9 @@ def build_dispatcher(app: App) -> Dispatcher:
 def build_bot(config: Config) -> Bot:
     pin_response_models()
     session = AiohttpSession(api=TelegramAPIServer.from_base(config.telegram_api_base))
-    session.middleware(RetryMiddleware())
+    retry = RetryMiddleware()
+    retry.add_flood_listener(metrics.on_flood)  # every 429 from Telegram, counted for /metrics
+    session.middleware(retry)
     return Bot(config.require_token(), session=session,
                default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True))
 
@@ -163,15 +172,80 @@ async def set_commands(bot: Bot, renderer: Renderer) -> None:
         await bot.set_my_commands(commands, language_code=None if language == "en" else language)
 
 
-async def run(config: Config) -> None:
-    """Long polling until stopped. Pending updates are kept: what staff sent during a restart counts."""
+class ShutdownTimeout(Exception):
+    """Shutdown did not finish within shutdown_timeout_seconds; what was still running was abandoned."""
+
+
+class Stopper:
+    """SIGTERM / SIGINT set `requested`; the process then stops within `timeout` seconds of the signal."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.requested = asyncio.Event()
+        self.deadline = 0.0  # loop time by which everything must be done, set at the signal
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):  # Windows has no loop signal handlers
+                loop.add_signal_handler(sig, self.request, sig)
+
+    def uninstall(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
+
+    def request(self, sig: signal.Signals | None = None) -> None:
+        if self.requested.is_set():
+            return
+        if sig is not None:
+            log.info("%s received: stopping within %.0f s", sig.name, self.timeout)
+        else:
+            log.info("stopping within %.0f s", self.timeout)
+        self.deadline = asyncio.get_running_loop().time() + self.timeout
+        self.requested.set()
+
+    def remaining(self) -> float:
+        if not self.requested.is_set():
+            return self.timeout
+        return max(0.0, self.deadline - asyncio.get_running_loop().time())
+
+    def budget(self) -> float:
+        """What a shutdown step may take: the time left, less a reserve for closing the bot and the database."""
+        return max(0.0, self.remaining() - min(1.0, self.timeout / 10))
+
+
+async def run(config: Config, *, webhook: bool = False) -> None:
+    """Serve until SIGTERM/SIGINT: long polling, or Telegram's webhook (`webhook=True` or config webhook.enabled).
+
+    Pending updates are kept by default: what staff sent during a restart counts. Shutdown stops taking
+    updates, lets those in flight finish (their decisions are committed), drains notifications and the
+    training fan-out, and closes the database, all within shutdown_timeout_seconds; past it, ShutdownTimeout.
+    The webhook is never deleted at shutdown: another instance behind the same address may be serving it.
+    """
     config.require_token()
-    app = await build_app(config)
+    webhook = webhook or config.webhook.enabled
+    if webhook:
+        check_webhook_config(config)
+    stopper = Stopper(config.shutdown_timeout_seconds)
+    stopper.install()  # before the slow start, so a SIGTERM during it is graceful too
+    try:
+        app = await build_app(config)
+    except BaseException:
+        stopper.uninstall()
+        raise
+    metrics.watch_decisions(app.db.engine.sync_engine)
     bot = build_bot(config)
-    dp = build_dispatcher(app)
+    tracker = metrics.UpdateTracker()
+    dp = build_dispatcher(app, tracker)
+    health = Health(app.db)
+    servers: list[Server] = []
+    handler: WebhookHandler | None = None
     try:
         me = await bot.get_me()
-        log.info("Moments is running as @%s with %d playbooks", me.username, len(app.catalog))
+        log.info("Moments is running as @%s with %d playbooks (%s)", me.username, len(app.catalog),
+                 "webhook" if webhook else "long polling")
         await set_commands(bot, app.renderer)
         # Timers in the database: escalations due while the bot was down are settled now, once.
         scheduler.start(Running(app, bot, dp), config.database_url)
@@ -192,11 +266,87 @@ async def run(config: Config) -> None:
         gc.freeze()
         if app.fanout is not None:
             app.fanout.start()  # after the full collection above: it would stall the first cards for ~300 ms
-        await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types(), handle_signals=True)
+        if config.metrics.port is not None:
+            servers.append(Server(health_app(health), config.metrics.host, config.metrics.port))
+            await servers[-1].start()
+        allowed_updates = dp.resolve_used_update_types()
+        if webhook:
+            handler = WebhookHandler(dp, bot, config.webhook.secret_token or "")
+            site = Server(webhook_app(handler, config.webhook.serve_path, health), config.webhook.host,
+                          config.webhook.port)
+            servers.insert(0, site)
+            await site.start()  # listening before Telegram is told where to post
+            await bot.set_webhook(config.webhook.url, secret_token=config.webhook.secret_token,
+                                  allowed_updates=allowed_updates, max_connections=config.webhook.max_connections,
+                                  drop_pending_updates=config.webhook.drop_pending_updates)
+            log.info("webhook set; serving %s", config.webhook.serve_path)
+            await stopper.requested.wait()
+            handler.closing = True  # new updates get a 503 and come again later, here or elsewhere
+        else:
+            await _poll_until_stopped(dp, bot, allowed_updates, stopper)
     finally:
-        await app.notifications.drain(timeout=10)  # notes being sent finish while the bot can still send
-        if app.fanout is not None:
-            await app.fanout.stop(timeout=10)  # cards in flight are marked, the rest go back to pending
-        await scheduler.shutdown()
-        await bot.session.close()
-        await app.close()
+        stopper.request()  # a failure or the end of polling stops everything as a signal would
+        health.stopping = True
+        try:
+            complete = await asyncio.wait_for(_shut_down(app, bot, tracker, handler, servers, stopper),
+                                              stopper.remaining())
+        except TimeoutError:
+            complete = False
+        finally:
+            metrics.unwatch_decisions(app.db.engine.sync_engine)
+            stopper.uninstall()
+        if not complete:
+            raise ShutdownTimeout(f"shutdown took longer than {config.shutdown_timeout_seconds:g} s; updates "
+                                  "still running were abandoned (Telegram delivers them again)")
+
+
+def check_webhook_config(config: Config) -> None:
+    if not config.webhook.url:
+        raise ConfigError("Webhook mode needs webhook.url in config.yaml (or WEBHOOK_URL): the public HTTPS "
+                          "address Telegram posts updates to, e.g. https://bot.example.com/telegram.")
+    if not config.webhook.secret_token:
+        raise ConfigError("Webhook mode needs a secret: set WEBHOOK_SECRET to 1-256 characters of A-Z, a-z, "
+                          "0-9, _ and - (for instance the output of `openssl rand -hex 32`). Telegram sends it "
+                          "with every update; requests without it are refused.")
+
+
+async def _poll_until_stopped(dp: Dispatcher, bot: Bot, allowed_updates: list[str], stopper: Stopper) -> None:
+    polling = asyncio.create_task(dp.start_polling(bot, allowed_updates=allowed_updates, handle_signals=False,
+                                                   close_bot_session=False))
+    stop = asyncio.create_task(stopper.requested.wait())
+    try:
+        await asyncio.wait({polling, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if not polling.done():
+        try:
+            await dp.stop_polling()  # ends the long poll; update handlers already started go on
+        except RuntimeError:  # the signal came before polling had started
+            polling.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await polling
+
+
+async def _shut_down(app: App, bot: Bot, tracker: metrics.UpdateTracker, handler: WebhookHandler | None,
+                     servers: list[Server], stopper: Stopper) -> bool:
+    """Stop in order; False if updates in flight had to be abandoned."""
+    complete = True
+    if handler is not None:
+        handler.closing = True
+        await servers[0].stop_listening()
+        if not await handler.wait_idle(stopper.budget()):
+            log.warning("webhook requests still running at the shutdown timeout")
+            complete = False
+    if not await tracker.wait_idle(stopper.budget()):
+        log.warning("%d updates still being handled at the shutdown timeout", tracker.in_flight)
+        complete = False
+    for server in servers:
+        await server.close()  # the answers of finished webhook requests are written out first
+    await app.notifications.drain(timeout=stopper.budget())  # notes being sent finish while the bot can send
+    if app.fanout is not None:
+        await app.fanout.stop(timeout=stopper.budget())  # cards in flight are marked, the rest go back to pending
+    await scheduler.shutdown()
+    await bot.session.close()
+    await app.close()
+    log.info("stopped")
+    return complete

@@ -65,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="config file (default: $MOMENTS_CONFIG or ./config.yaml)")
     commands = parser.add_subparsers(title="commands")
 
-    run = commands.add_parser("run", help="run the bot (long polling)")
+    run = commands.add_parser("run", help="run the bot (long polling, or a webhook with --webhook)")
+    run.add_argument("--webhook", action="store_true",
+                     help="serve Telegram's webhook (config webhook:, WEBHOOK_URL, WEBHOOK_SECRET) instead of polling")
     run.set_defaults(handler=_run)
 
     demo = commands.add_parser("demo", help="chat with the bot in this terminal: no token, no internet")
@@ -166,11 +168,34 @@ def _date(value: str) -> date:
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
-    from bot.app import run
+    from bot import logs
+    from bot.app import ShutdownTimeout, check_webhook_config, run
+    from bot.metrics import ErrorCounter
 
     config.require_token()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(config))
+    if args.webhook or config.webhook.enabled:
+        check_webhook_config(config)  # before any work, so a missing secret is a usage error
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    logs.setup(config.log_level, json_lines=config.logging.json_lines,
+               secrets=(config.bot_token, config.webhook.secret_token))
+    root.addHandler(ErrorCounter())
+    try:
+        asyncio.run(run(config, webhook=args.webhook))
+    except ShutdownTimeout as exc:
+        logging.getLogger("bot.app").error("%s", exc)
+        return 1
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping
+        return 1
+    except (ConfigError, DatabaseURLError, PlaybookLoadError):
+        raise  # explained to the person by main(), exit code 2
+    except Exception:
+        # Through the logging handler, not Python's own print: masked (URLs in errors hold the token) and JSON.
+        logging.getLogger("bot.app").exception("Moments stopped on an error")
+        return 1
+    finally:
+        root.handlers[:] = saved[0]  # as it was: main() may be called again in the same process (tests)
+        root.setLevel(saved[1])
     return 0
 
 

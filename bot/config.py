@@ -21,6 +21,67 @@ class ConfigError(Exception):
     """A configuration people must fix; the message is meant for them, in one paragraph."""
 
 
+_SECRET_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+class WebhookConfig(BaseModel):
+    """Webhook mode (`moments run --webhook`): Telegram POSTs updates to `url`; this process listens on host:port."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = False  # the same as `moments run --webhook`
+    url: str = ""  # the public HTTPS address Telegram posts to, e.g. https://bot.example.com/telegram
+    path: str | None = None  # the path served here; default: the path of `url` (set it when a proxy rewrites)
+    host: str = "0.0.0.0"
+    port: int = Field(8080, ge=0, le=65535)
+    # Telegram sends it back in X-Telegram-Bot-Api-Secret-Token; prefer the WEBHOOK_SECRET environment variable.
+    secret_token: str | None = None
+    drop_pending_updates: bool = False  # True forgets what staff sent while no process was serving
+    max_connections: int = Field(40, ge=1, le=100)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL such as https://bot.example.com/telegram")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError(f"{value!r} must start with /")
+        return value
+
+    @field_validator("secret_token")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        # Telegram's own rule for secret_token: 1-256 characters, A-Z a-z 0-9 _ -.
+        if value is not None and not (1 <= len(value) <= 256 and set(value) <= _SECRET_CHARS):
+            raise ValueError("the secret must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @property
+    def serve_path(self) -> str:
+        if self.path:
+            return self.path
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.url).path or "/"
+
+
+class MetricsConfig(BaseModel):
+    """/healthz and /metrics on their own port (both modes); in webhook mode they are also on the webhook server."""
+
+    model_config = ConfigDict(extra="forbid")
+    port: int | None = Field(None, ge=0, le=65535)
+    host: str = "0.0.0.0"
+
+
+class LoggingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    json_lines: bool = Field(False, alias="json")  # one JSON object per line, for log collectors
+
+
 class MatchingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min_score: float = Field(60.0, ge=0, le=100)
@@ -186,6 +247,11 @@ class Config(BaseModel):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     training_dir: Path = Path("training")
     log_level: str = "INFO"
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    webhook: WebhookConfig = Field(default_factory=WebhookConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    # SIGTERM: stop taking updates, finish those in flight, flush, and exit within this many seconds.
+    shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
 
     @field_validator("currency")
     @classmethod
@@ -228,6 +294,15 @@ ENV_KEYS = {
     "MOMENTS_ADMINS": "admins",
     "MOMENTS_ESCALATION_TIMEOUT": "escalation_timeout_seconds",
     "MOMENTS_CONVERSATION_CACHE": "conversation_cache_seconds",
+    "MOMENTS_SHUTDOWN_TIMEOUT": "shutdown_timeout_seconds",
+}
+# Settings inside a section: (section, key).
+NESTED_ENV_KEYS = {
+    "WEBHOOK_URL": ("webhook", "url"),
+    "WEBHOOK_SECRET": ("webhook", "secret_token"),
+    "WEBHOOK_HOST": ("webhook", "host"),
+    "WEBHOOK_PORT": ("webhook", "port"),
+    "METRICS_PORT": ("metrics", "port"),
 }
 
 
@@ -247,6 +322,16 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         if raw is None or raw == "":
             continue
         values[key] = _parse_admins(raw) if key == "admins" else raw
+    for variable, (section, key) in NESTED_ENV_KEYS.items():
+        raw = env.get(variable)
+        if raw is None or raw == "":
+            continue
+        values[section] = {**_section(values, section, file), key: raw}
+    log_format = env.get("MOMENTS_LOG_FORMAT", "").strip().lower()
+    if log_format:
+        if log_format not in ("json", "text"):
+            raise ConfigError(f"MOMENTS_LOG_FORMAT must be json or text, got {log_format!r}.")
+        values["logging"] = {**_section(values, "logging", file), "json": log_format == "json"}
     try:
         return Config.model_validate(values)
     except ValidationError as exc:
@@ -271,6 +356,13 @@ def _read_file(file: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"The configuration file {file} must be a mapping of settings (key: value).")
     return data
+
+
+def _section(values: dict[str, Any], name: str, file: Path) -> dict[str, Any]:
+    section = values.get(name) or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{name} in {file} must be a mapping of settings (key: value).")
+    return section
 
 
 def _parse_admins(raw: str) -> list[int]:

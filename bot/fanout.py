@@ -38,6 +38,7 @@ from aiogram.exceptions import (
 from aiogram.types import InlineKeyboardMarkup
 
 from bot.config import TrainingConfig
+from bot.metrics import TRAINING
 from bot.retry import RetryMiddleware, caller_retries
 from storage import deliveries
 from storage.db import Database
@@ -333,6 +334,7 @@ class Fanout:
             log.exception("composing training delivery %d failed", job.id)
             await self._record(deliveries.mark_failed, job.id, f"compose: {type(exc).__name__}")
             self.stats.failed += 1
+            TRAINING.labels(result="failed").inc()
             return None
         if outgoing is None:
             await self._record(deliveries.mark_cancelled, job.id, "card gone")
@@ -363,6 +365,7 @@ class Fanout:
                 log.info("training delivery %d: person %d unreachable (%s)", job.id, job.user_id, exc.message)
                 await self._record(deliveries.mark_blocked, job.id, job.user_id, self.clock())
                 self.stats.blocked += 1
+                TRAINING.labels(result="blocked").inc()
                 return
             except (TelegramNetworkError, TelegramServerError) as exc:
                 failures += 1
@@ -370,6 +373,7 @@ class Fanout:
                     log.error("training delivery %d failed after %d attempts: %s", job.id, failures, exc.message)
                     await self._record(deliveries.mark_failed, job.id, exc.message)
                     self.stats.failed += 1
+                    TRAINING.labels(result="failed").inc()
                     return
                 delay = min(self.backoff_seconds * 2 ** (failures - 1), self.backoff_max_seconds)
                 log.warning("training delivery %d: %s; retry %d in %.1f s", job.id, exc.message, failures, delay)
@@ -382,14 +386,17 @@ class Fanout:
                 log.error("training delivery %d refused: %s", job.id, exc.message)
                 await self._record(deliveries.mark_failed, job.id, exc.message)
                 self.stats.failed += 1
+                TRAINING.labels(result="failed").inc()
                 return
             except Exception as exc:  # a bug (say, a bad keyboard): this row fails, the loop goes on
                 log.exception("training delivery %d failed", job.id)
                 await self._record(deliveries.mark_failed, job.id, type(exc).__name__)
                 self.stats.failed += 1
+                TRAINING.labels(result="failed").inc()
                 return
             await self._record(deliveries.mark_sent, job.id, message.message_id, self.clock())
             self.stats.sent += 1
+            TRAINING.labels(result="sent").inc()
             return
 
     async def _renewed(self, job: DeliveryJob) -> DeliveryJob | None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -32,6 +34,14 @@ class BotProcess:
     log_path: Path
     proc: asyncio.subprocess.Process | None = None
     starts: int = field(default=0)
+    # Webhook mode: `moments run --webhook` listening on this port of 127.0.0.1, with this secret.
+    webhook_port: int | None = None
+    webhook_secret: str = "e2e-secret_0123456789"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.webhook_port}/telegram/updates"
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "MOMENTS_", "DATABASE_"))}
@@ -43,15 +53,25 @@ class BotProcess:
             "MOMENTS_CONFIG": str(ROOT / "config.yaml"),
             "MOMENTS_ADMINS": str(ADMIN_ID),
         })
+        if self.webhook_port is not None:
+            env.update({"WEBHOOK_URL": self.webhook_url, "WEBHOOK_SECRET": self.webhook_secret,
+                        "WEBHOOK_HOST": "127.0.0.1", "WEBHOOK_PORT": str(self.webhook_port)})
+        env.update(self.extra_env)
         return env
 
     async def start(self) -> None:
         self.starts += 1
         log = self.log_path.open("ab")
-        self.proc = await asyncio.create_subprocess_exec(str(MOMENTS), "run", cwd=ROOT, env=self.env(),
+        mode = ["--webhook"] if self.webhook_port is not None else []
+        self.proc = await asyncio.create_subprocess_exec(str(MOMENTS), "run", *mode, cwd=ROOT, env=self.env(),
                                                          stdout=log, stderr=log)
         log.close()
-        await self.api.wait_for_poll(timeout=30)
+        if self.webhook_port is None:
+            await self.api.wait_for_poll(timeout=30)
+        else:
+            starts = self.starts
+            await self.api.wait_until(lambda: len(self.api.calls_to("setWebhook")) >= starts, timeout=30,
+                                      what="setWebhook from the bot")
 
     async def kill9(self) -> None:
         assert self.proc is not None
@@ -99,11 +119,32 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    async with running_stack(tmp_path) as stack:
+        yield stack
+
+
+@pytest.fixture
+async def webhook_stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    """The bot as `moments run --webhook`: the stand-in POSTs updates to it, as Telegram does."""
+    async with running_stack(tmp_path, webhook_port=free_port(), extra_env={"MOMENTS_SHUTDOWN_TIMEOUT": "10"}) as stack:
+        yield stack
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def running_stack(tmp_path: Path, webhook_port: int | None = None,
+                        extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]:
     # A settle window of 0.1 s: on a slow, cold CI machine the bot may pause between two calls of one answer.
     api = BotAPIStandIn(TOKEN, timeout=20, settle=0.1)
     await api.start()
-    bot = BotProcess(api, f"sqlite:///{tmp_path}/moments.db", tmp_path / "bot.log")
+    bot = BotProcess(api, f"sqlite:///{tmp_path}/moments.db", tmp_path / "bot.log", webhook_port=webhook_port,
+                     extra_env=extra_env or {})
     stack = Stack(api, bot)
     try:
         await bot.start()

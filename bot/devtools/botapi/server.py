@@ -10,6 +10,7 @@ import socket
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import aiohttp
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiohttp import web
@@ -61,7 +62,14 @@ class BotAPIStandIn:
     Bookkeeping for assertions: ``calls`` (every request but getUpdates), ``errors`` (every
     error the stand-in answered because of what the bot sent -- 400/401/403/404/409, and 500 for
     a bug in the stand-in itself; injected faults are in ``faults.fired`` instead),
-    ``unknown_methods``, ``commands`` and ``webhook_url``.
+    ``unknown_methods``, ``commands``, ``webhook_url`` and ``webhook`` (the last setWebhook's settings).
+
+    Webhook mode: once the bot calls setWebhook, updates are no longer served to getUpdates (409, as on
+    Telegram) but POSTed as JSON to the URL, with ``X-Telegram-Bot-Api-Secret-Token`` when a secret was
+    set, every update in its own request. An update counts as fetched once the bot answers 2xx; any other
+    answer (or no connection) is retried ``webhook_retries`` times, ``webhook_retry_delay`` apart, as
+    Telegram retries. ``webhook_posts`` records (update_id, status) for every attempt (status 0: no
+    connection). The same ``SimUser`` actions work in both modes.
     """
 
     def __init__(
@@ -91,6 +99,14 @@ class BotAPIStandIn:
         self.unknown_methods: list[str] = []
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.webhook_url = ""
+        self.webhook: dict[str, Any] = {}
+        self.webhook_posts: list[tuple[int, int]] = []
+        self.webhook_retries = 3
+        self.webhook_retry_delay = 0.5
+        self._webhook_epoch = 0  # bumped when pending updates are dropped: a failed POST is then not retried
+        self._pusher: asyncio.Task[None] | None = None
+        self._posts: set[asyncio.Task[None]] = set()
+        self._http: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._closing = False
         self._changed = asyncio.Event()
@@ -122,6 +138,7 @@ class BotAPIStandIn:
             return
         self._closing = True
         self.notify()
+        await self._stop_pushing()
         await self._runner.cleanup()
         self._runner = None
 
@@ -197,6 +214,98 @@ class BotAPIStandIn:
     async def redeliver(self, update_id: int, **kwargs: Any) -> dict[str, Any]:
         """Deliver the update with this id again, unchanged (see ``enqueue_raw`` for kwargs)."""
         return await self.enqueue_raw(self.queue.original(update_id), **kwargs)
+
+    # --- webhook delivery ----------------------------------------------------------------------
+
+    def set_webhook(
+        self,
+        url: str,
+        *,
+        secret_token: str | None = None,
+        allowed_updates: list[Any] | None = None,
+        drop_pending_updates: bool = False,
+        max_connections: int = 40,
+    ) -> None:
+        """What setWebhook does (an empty url: deleteWebhook): from now on updates are POSTed to ``url``."""
+        self.webhook_url = url
+        self.webhook = {
+            "url": url,
+            "secret_token": secret_token,
+            "allowed_updates": allowed_updates,
+            "drop_pending_updates": drop_pending_updates,
+            "max_connections": max_connections,
+        } if url else {}
+        if allowed_updates is not None:
+            self.queue.allowed_updates = [str(kind) for kind in allowed_updates]
+        if drop_pending_updates:
+            self._webhook_epoch += 1
+            self.queue.clear()
+        if url and (self._pusher is None or self._pusher.done()):
+            self._pusher = asyncio.create_task(self._push_updates(), name="botapi-webhook")
+        self.notify()
+
+    @property
+    def webhook_in_flight(self) -> int:
+        """Webhook POSTs sent and not answered yet."""
+        return len(self._posts)
+
+    async def wait_for_webhook(self, timeout: float | None = None) -> None:
+        """Wait until the bot has set a webhook (it is then listening: bots set it once serving)."""
+        limit = timeout or self.timeout
+        await self._wait_for(
+            lambda: bool(self.webhook_url),
+            self._now() + limit,
+            lambda: f"no setWebhook reached {self.base_url} within {limit}s",
+        )
+
+    async def _push_updates(self) -> None:
+        while self.webhook_url and not self._closing:
+            for item in self.queue.pop_for_push():
+                task = asyncio.create_task(self._post_update(item, self.webhook_url, self._webhook_epoch))
+                self._posts.add(task)
+                task.add_done_callback(self._posts.discard)
+            self.notify()  # waiters of updates the allowed_updates filter dropped
+            await self._changed_or_timeout(1.0)
+
+    async def _post_update(self, item: Delivery, url: str, epoch: int) -> None:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        secret = self.webhook.get("secret_token")
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+        user = self._chat_of(item.update)
+        item.calls_mark = user.calls if user else 0
+        item.attempts += 1
+        try:
+            async with self._http.post(url, json=item.update, headers=headers,
+                                       timeout=aiohttp.ClientTimeout(total=60)) as response:
+                await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            status = 0
+        item.last_status = status
+        self.webhook_posts.append((item.update_id, status))
+        if 200 <= status < 300:
+            item.delivered = True
+            self._touch()
+            return
+        if item.attempts > self.webhook_retries or epoch != self._webhook_epoch or self._closing:
+            item.given_up = True
+            self.notify()
+            return
+        await self._sleep(self.webhook_retry_delay)
+        if epoch == self._webhook_epoch and not self._closing:
+            self.queue.put_back(item)
+        self.notify()
+
+    async def _stop_pushing(self) -> None:
+        tasks = [t for t in (self._pusher, *self._posts) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._pusher = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     def new_callback(self, user: SimUser, message_id: int, data: str) -> CallbackQuery:
         self._callback_seq += 1
@@ -310,12 +419,12 @@ class BotAPIStandIn:
         deadline = self._now() + limit
         what = _describe(item.update)
         await self._wait_for(
-            lambda: item.delivered or item.filtered,
+            lambda: item.delivered or item.filtered or item.given_up,
             deadline,
-            lambda: (
-                f"{what} was not fetched by getUpdates within {limit}s; is the bot polling {self.base_url}?"
-            ),
+            lambda: self._not_fetched(what, item, limit),
         )
+        if item.given_up:
+            raise AssertionError(self._not_fetched(what, item, limit))
         if item.filtered:
             return
         if expect_answer and user is not None:
@@ -328,6 +437,12 @@ class BotAPIStandIn:
                 ),
             )
         await self._wait_quiet(deadline, limit)
+
+    def _not_fetched(self, what: str, item: Delivery, limit: float) -> str:
+        if self.webhook_url or item.attempts:
+            return (f"{what} was not accepted by the webhook {self.webhook_url or '(deleted)'} within {limit}s: "
+                    f"{item.attempts} POSTs, last HTTP status {item.last_status} (0: no connection)")
+        return f"{what} was not fetched by getUpdates within {limit}s; is the bot polling {self.base_url}?"
 
     def _recent(self) -> str:
         details = [

@@ -23,6 +23,10 @@ class Delivery:
     delivered: bool = False
     filtered: bool = False  # dropped because the bot's allowed_updates exclude its type
     calls_mark: int = 0  # the chat's call count when the bot fetched it
+    # Webhook mode: POSTs made, and the last HTTP status (0: no connection); delivered once a 2xx came back.
+    attempts: int = 0
+    last_status: int | None = None
+    given_up: bool = False
 
     @property
     def update_id(self) -> int:
@@ -75,6 +79,17 @@ class UpdateQueue:
         for item in batch:
             item.delivered = True
         return batch
+
+    def pop_for_push(self) -> list[Delivery]:
+        """Webhook mode: every queued update allowed, taken out of the queue (re-deliveries first)."""
+        self._filter_disallowed()
+        ordered = [i for i in self._items if i.forced] + [i for i in self._items if not i.forced]
+        self._items.clear()
+        return ordered
+
+    def put_back(self, item: Delivery) -> None:
+        """A webhook POST that failed: the update waits for the next attempt, as on Telegram."""
+        self._items.append(item)
 
     def clear(self) -> None:
         for item in self._items:
