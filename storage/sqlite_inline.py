@@ -9,15 +9,45 @@ sqlite3 call at once and never suspend: SQLAlchemy, the ORM and the dialect stay
 
 The price: a statement blocks the event loop while it runs. The engine has one connection (storage/db.py), so
 database work was already serialised; what could now wait is non-database work, for as long as one statement
-takes. A write lock held by another process (a CLI command) is waited for up to SQLite's busy timeout, also on
-the loop: set MOMENTS_SQLITE_THREADS=1 to go back to aiosqlite's threads.
+takes. A write lock held by another process (a CLI command, a migration) must not freeze the loop the way
+SQLite's busy handler would (sleeping inside sqlite3): the connection has no busy timeout, and a "database is
+locked" answer is retried here after an asyncio sleep, for up to BUSY_TIMEOUT seconds, so the bot keeps serving
+/healthz, signals and everything that does not need the database meanwhile.
+MOMENTS_SQLITE_THREADS=1 goes back to aiosqlite's threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
+
+BUSY_TIMEOUT = 10.0  # seconds a statement waits for another process's lock, as busy_timeout did
+_T = TypeVar("_T")
+
+
+def _locked(error: sqlite3.OperationalError) -> bool:
+    return str(error).startswith(("database is locked", "database table is locked"))
+
+
+async def _patiently(call: Callable[[], _T]) -> _T:
+    """Run `call` now; while another connection holds the lock, retry after growing sleeps on the event loop."""
+    try:
+        return call()
+    except sqlite3.OperationalError as error:
+        if not _locked(error):
+            raise
+    deadline, pause = time.monotonic() + BUSY_TIMEOUT, 0.001
+    while True:
+        await asyncio.sleep(pause)
+        try:
+            return call()
+        except sqlite3.OperationalError as error:
+            if not _locked(error) or time.monotonic() + pause > deadline:
+                raise
+        pause = min(pause * 2, 0.05)
 
 
 class InlineCursor:
@@ -36,11 +66,12 @@ class InlineCursor:
         self._cursor.close()
 
     async def execute(self, sql: str, parameters: Any = ()) -> InlineCursor:
-        self._cursor.execute(sql, parameters)
+        await _patiently(lambda: self._cursor.execute(sql, parameters))
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> InlineCursor:
-        self._cursor.executemany(sql, parameters)
+        parameters = list(parameters)  # a retry must see them all again
+        await _patiently(lambda: self._cursor.executemany(sql, parameters))
         return self
 
     async def fetchone(self) -> Any:
@@ -107,7 +138,7 @@ class InlineConnection:
         return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
-        self._conn.commit()
+        await _patiently(self._conn.commit)
 
     async def rollback(self) -> None:
         self._conn.rollback()
@@ -145,6 +176,7 @@ def creator(database: str, **connect_args: Any) -> Callable[[], Any]:
     async def connect() -> InlineConnection:
         # Same arguments as SQLAlchemy's pysqlite dialect gives sqlite3 (no type detection: the dialect
         # converts values itself; legacy transaction control, which the dialect expects).
-        return InlineConnection(sqlite3.connect(database, **connect_args))
+        connection = sqlite3.connect(database, timeout=0, **connect_args)
+        return InlineConnection(connection)
 
     return connect

@@ -11,6 +11,7 @@ import pytest
 from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
 from sqlalchemy.exc import IntegrityError
 
+from bot.config import Config
 from bot.fsm_storage import DatabaseStorage
 from bot.handlers import routers
 from storage import conversations, people
@@ -103,6 +104,31 @@ async def test_inline_sqlite_serves_many_concurrent_tasks(tmp_path: Path) -> Non
         await db.dispose()
 
 
+async def test_another_processs_lock_is_waited_for_without_freezing_the_loop(tmp_path: Path) -> None:
+    """A CLI command (another connection) holds the write lock: the write waits for it on asyncio sleeps, so the
+    loop keeps running other work meanwhile, and goes through once the lock is released."""
+    import sqlite3
+    import time
+
+    db = Database(f"sqlite:///{tmp_path}/m.db")
+    await db.create_tables()
+    other = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        write = asyncio.create_task(conversations.save(db, "k", state="waited"))
+        ticks, started = 0, time.monotonic()
+        while time.monotonic() - started < 0.5:  # the loop turns while the write waits
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not write.done() and ticks >= 20
+        other.execute("ROLLBACK")
+        await asyncio.wait_for(write, 5)
+        assert await conversations.load(db, "k") == ("waited", {})
+    finally:
+        other.close()
+        await db.dispose()
+
+
 # --- the conversation cache ------------------------------------------------------------------------------
 
 
@@ -166,7 +192,15 @@ async def test_cache_is_bounded_and_forgets_a_chat(db: Database) -> None:
     assert storage._key(key(5)) not in storage._cache and storage._key(key(4)) in storage._cache
 
 
-async def test_forgetme_drops_the_cached_conversation(harness: Harness) -> None:
+async def test_forgetme_drops_the_cached_conversation(config: Config) -> None:
+    harness = await Harness.start(config.model_copy(update={"conversation_cache_seconds": 300}))
+    try:
+        await _forgetme_drops_the_cached_conversation(harness)
+    finally:
+        await harness.stop()
+
+
+async def _forgetme_drops_the_cached_conversation(harness: Harness) -> None:
     ann = harness.person(2000, "Ann")
     await harness.person(ADMIN_ID, "Alice").send("/adduser 2000 staff shop-1")
     await ann.send("customer lost the receipt and wants money back")

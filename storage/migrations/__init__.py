@@ -88,7 +88,7 @@ def migration_engine(url: str) -> Engine:
     engine = create_engine(target, poolclass=NullPool, connect_args={"timeout": 30})
 
     def on_connect(dbapi_connection: Any, record: Any) -> None:
-        _sqlite_pragmas(dbapi_connection, record)
+        _sqlite_pragmas(10_000)(dbapi_connection, record)  # a sync engine on its own thread: SQLite waits
         dbapi_connection.isolation_level = None  # pysqlite would otherwise commit around DDL on its own
 
     event.listen(engine, "connect", on_connect)
