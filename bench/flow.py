@@ -20,6 +20,7 @@ quiet for that chat) instead of SimUser's global quiet rule, which would lock-st
     .venv/bin/python bench/flow.py --only bot --sample                # where the bot's CPU goes
     .venv/bin/python bench/flow.py --only bot --what-if gc-freeze     # try a suggested fix (bench only)
     .venv/bin/python bench/flow.py --database postgresql://user@host/db
+    .venv/bin/python bench/flow.py --database sqlite --database postgresql://user@host/db   # both, one run
 
 Exit status 0 whatever the figures (targets are reported, not asserted); 2 for bad arguments.
 """
@@ -856,7 +857,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--users", type=int, default=50)
     p.add_argument("--decisions-per-user", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="10 users x 1 decision")
-    p.add_argument("--database", help="DATABASE_URL for the bot (default: a fresh SQLite file in a temp dir)")
+    p.add_argument("--database", action="append", default=[],
+                   help="DATABASE_URL for the bot (default: a fresh SQLite file in a temp dir); repeatable: one "
+                        "bot phase per database in the same run, e.g. `--database sqlite --database "
+                        "postgresql://…` (`sqlite` alone means the fresh file)")
     p.add_argument("--settle", type=float, default=0.005,
                    help="per-chat quiet (s) after the expected screen before the user acts again; not timed")
     p.add_argument("--think", type=float, default=0.0,
@@ -901,8 +905,11 @@ async def main_async(args: argparse.Namespace) -> int:
                                base_env, ECHO_STEPS, args, workdir)
             results["echo"] = report(echo, decisions_label=False, args_verbose=args.verbose)
             errors += echo.errors
-        if args.only != "echo":
-            url = args.database or f"sqlite:///{workdir / 'moments-bench.db'}"
+        databases = [] if args.only == "echo" else (args.database or ["sqlite"])
+        for number, database in enumerate(databases):
+            url = f"sqlite:///{workdir / f'moments-bench-{number}.db'}" if database == "sqlite" else database
+            backend = url.split(":", 1)[0].split("+", 1)[0]
+            label = "bot" if len(databases) == 1 else f"bot on {backend}" + (f" #{number}" if number else "")
             ids = [WARMUP_USER_ID, *(FIRST_USER_ID + i for i in range(args.users))]
             before, last_update_id = await register_staff(url, ids)
             env = {**base_env, "BOT_TOKEN": "123456:STAND-IN-TOKEN", "DATABASE_URL": url,
@@ -915,20 +922,20 @@ async def main_async(args: argparse.Namespace) -> int:
                 out = str(args.profile or samples_path)
                 argv = [py, str(Path(__file__).resolve()), "--bot-runner", mode, out, str(counts_path),
                         ",".join(args.what_if) or "-"]
-                name = "bot (moments run" + (", PROFILED: slower than real" if args.profile else "") + \
+                name = f"{label} (moments run" + (", PROFILED: slower than real" if args.profile else "") + \
                        (", SAMPLED" if args.sample else "") + \
                        (f", WHAT-IF: {' + '.join(args.what_if)}" if args.what_if else "") + ")"
             else:
-                argv, name = [py, "-m", "bot.cli", "run"], "bot (moments run)"
-            bot = await phase(name, lambda base: argv, env, BOT_STEPS, args, workdir, instrumented=mode != "plain"
-                              or bool(args.what_if), first_update_id=last_update_id + 1)
+                argv, name = [py, "-m", "bot.cli", "run"], f"{label} (moments run)"
+            bot = await phase(name, lambda base, argv=argv: argv, env, BOT_STEPS, args, workdir,
+                              instrumented=mode != "plain" or bool(args.what_if), first_update_id=last_update_id + 1)
             after = await decisions_now(url)
             expected = args.users * args.decisions_per_user + 1  # + the warm-up decision
             bot.db_count = f"{after - before} decisions recorded, {expected} expected (incl. 1 warm-up); " \
                            f"{bot.stats.confirmations} confirmations seen"
             if after - before != expected:
                 bot.db_problem = f"{after - before} decisions in the database, expected {expected}"
-            results["bot"] = report(bot, decisions_label=True, args_verbose=args.verbose)
+            results[label] = report(bot, decisions_label=True, args_verbose=args.verbose)
             errors += bot.errors
             if args.profile and args.profile.exists():
                 print_profile(args.profile, bot.stats.actions, args.profile_top)
@@ -936,10 +943,17 @@ async def main_async(args: argparse.Namespace) -> int:
                 print_samples(samples_path, args.profile_top)
             if counts_path.exists():
                 print_counts(counts_path, bot.stats.actions)
-    if "bot" in results and "echo" in results:
-        b, e = results["bot"], results["echo"]
+    bots = [name for name in results if name != "echo"]
+    if len(bots) > 1:
+        first = results[bots[0]]
+        print(f"\n== {' vs '.join(bots)} ==")
+        for name in bots[1:]:
+            ratio = results[name]["updates_s"] / first["updates_s"] if first["updates_s"] else float("nan")
+            print(f"  updates/s ratio {name} / {bots[0]}: {ratio:.2f}")
+    for name in bots if "echo" in results else []:
+        b, e = results[name], results["echo"]
         ratio = b["updates_s"] / e["updates_s"] if e["updates_s"] else float("nan")
-        print("\n== bot vs echo ==")
+        print(f"\n== {name} vs echo ==")
         print(f"  updates/s ratio bot/echo: {ratio:.2f} (target >= 0.5)"
               + ("  [with --think both follow the users' pace: this is not a capacity ratio]" if args.think else ""))
         print(f"  p95 first response: bot {b['first_p95']:.1f} ms, echo {e['first_p95']:.1f} ms (target < 100 ms)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,13 +52,27 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
         # (not a power cut mid-commit), which is SQLite's advice for WAL. Busy timeout rides out write bursts
         # (none on the loop's own thread: storage/sqlite_inline.py waits for locks there without blocking).
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
         cursor.close()
 
     return apply
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Turning a new file to WAL needs it to itself for a moment: processes opening a fresh database together
+    get "database is locked" at once, without SQLite's busy handler. Try again, briefly; once one of them has
+    switched, the mode is the file's and the others' pragma is a no-op."""
+    for attempt in range(100):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as error:  # sqlite3's OperationalError, or SQLAlchemy's wrapping it
+            if "locked" not in str(error) or attempt == 99:
+                raise
+            time.sleep(0.01 + 0.002 * attempt)
 
 
 class Database:
