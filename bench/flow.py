@@ -909,7 +909,9 @@ async def main_async(args: argparse.Namespace) -> int:
         for number, database in enumerate(databases):
             url = f"sqlite:///{workdir / f'moments-bench-{number}.db'}" if database == "sqlite" else database
             backend = url.split(":", 1)[0].split("+", 1)[0]
-            label = "bot" if len(databases) == 1 else f"bot on {backend}" + (f" #{number}" if number else "")
+            label = "bot" if len(databases) == 1 else f"bot on {backend}"
+            if label in results:  # the same backend twice: tell the runs apart
+                label += f" #{number + 1}"
             ids = [WARMUP_USER_ID, *(FIRST_USER_ID + i for i in range(args.users))]
             before, last_update_id = await register_staff(url, ids)
             env = {**base_env, "BOT_TOKEN": "123456:STAND-IN-TOKEN", "DATABASE_URL": url,
