@@ -36,12 +36,18 @@ async def wait_until(condition: object, timeout: float, what: str) -> None:
         await asyncio.sleep(0.1)
 
 
-async def test_two_processes_run_each_timer_exactly_once(database_url: str, tmp_path: Path) -> None:
-    if database_url.startswith("postgresql"):  # the job store is not in the models' metadata: empty it here
+async def drop_job_store(database_url: str) -> None:
+    """The job store is not in the models' metadata, so the PostgreSQL fixture leaves it: empty it before and
+    after, or the standing jobs `moments scheduler` sets would show up in the other scheduler tests."""
+    if database_url.startswith("postgresql"):
         db = Database(database_url)
         async with db.engine.begin() as connection:
             await connection.execute(text(f"DROP TABLE IF EXISTS {scheduler.JOBS_TABLE}"))
         await db.dispose()
+
+
+async def test_two_processes_run_each_timer_exactly_once(database_url: str, tmp_path: Path) -> None:
+    await drop_job_store(database_url)
     marks = tmp_path / "marks.txt"
     env = {"PYTHONPATH": str(ROOT)}  # the subprocesses import the job above
     api = BotAPIStandIn(TOKEN, timeout=20, settle=0.1)
@@ -84,6 +90,7 @@ async def test_two_processes_run_each_timer_exactly_once(database_url: str, tmp_
             await asyncio.wait_for(sched_proc.wait(), 15)
         await bot.stop()
         await api.stop()
+        await drop_job_store(database_url)
         for path in (bot.log_path, sched.log_path):
             text_ = path.read_text(errors="replace") if path.exists() else ""
             print(f"--- {path.name} (tail) ---\n{text_[-4000:]}")
