@@ -302,7 +302,9 @@ async def _start_timers(config: Config, app: App, bot: Bot, dp: Dispatcher, *, r
         app.fanout = Fanout(bot, app.db, partial(compose_delivery, app), config.training)
         dp["fanout"] = app.fanout
     if not runs_jobs:
-        return  # the process that runs the jobs settles what fell due and keeps the standing jobs
+        # The process that runs the jobs settles what fell due and keeps the standing jobs.
+        log.info("timers are set here and run by `moments scheduler` (scheduler.enabled is false)")
+        return
     await Desk(dp, bot).sweep()
     jobs.schedule_retention_purge()
     await jobs.schedule_weekly_digests(app)  # Monday 08:00 (config digest:) in each team's time zone
