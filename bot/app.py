@@ -247,19 +247,7 @@ async def run(config: Config, *, webhook: bool = False) -> None:
         log.info("Moments is running as @%s with %d playbooks (%s)", me.username, len(app.catalog),
                  "webhook" if webhook else "long polling")
         await set_commands(bot, app.renderer)
-        # Timers in the database: escalations due while the bot was down are settled now, once.
-        scheduler.start(Running(app, bot, dp), config.database_url)
-        if config.training.enabled:
-            # Imported only when training is on: the card screens and their templates.
-            from bot.ui.training import compose_delivery
-
-            # There before the first tick, which wakes it; started below.
-            app.fanout = Fanout(bot, app.db, partial(compose_delivery, app), config.training)
-            dp["fanout"] = app.fanout
-        await Desk(dp, bot).sweep()
-        jobs.schedule_retention_purge()
-        await jobs.schedule_weekly_digests(app)  # Monday 08:00 (config digest:) in each team's time zone
-        jobs.schedule_training_tick(config.training)  # refreshers: who is due, every minute
+        await _start_timers(config, app, bot, dp, runs_jobs=config.scheduler.enabled)
         # Everything loaded so far lives as long as the process: keep it out of the collector's full
         # passes, which otherwise stall the bot for ~200 ms a few times a minute under load.
         gc.collect()
@@ -298,6 +286,81 @@ async def run(config: Config, *, webhook: bool = False) -> None:
         if not complete:
             raise ShutdownTimeout(f"shutdown took longer than {config.shutdown_timeout_seconds:g} s; updates "
                                   "still running were abandoned (Telegram delivers them again)")
+
+
+async def _start_timers(config: Config, app: App, bot: Bot, dp: Dispatcher, *, runs_jobs: bool,
+                        wakeup_seconds: float | None = None) -> None:
+    """The scheduler, the training sender, and the standing jobs. Without `runs_jobs` the scheduler is paused:
+    this process still sets and cancels timers in the shared store; `moments scheduler` runs them."""
+    # Timers in the database: escalations due while the bot was down are settled now, once.
+    scheduler.start(Running(app, bot, dp), config.database_url, paused=not runs_jobs, wakeup_seconds=wakeup_seconds)
+    if config.training.enabled:
+        # Imported only when training is on: the card screens and their templates.
+        from bot.ui.training import compose_delivery
+
+        # There before the first tick, which wakes it; started by the caller.
+        app.fanout = Fanout(bot, app.db, partial(compose_delivery, app), config.training)
+        dp["fanout"] = app.fanout
+    if not runs_jobs:
+        # The process that runs the jobs settles what fell due and keeps the standing jobs.
+        log.info("timers are set here and run by `moments scheduler` (scheduler.enabled is false)")
+        return
+    await Desk(dp, bot).sweep()
+    jobs.schedule_retention_purge()
+    await jobs.schedule_weekly_digests(app)  # Monday 08:00 (config digest:) in each team's time zone
+    jobs.schedule_training_tick(config.training)  # refreshers: who is due, every minute
+
+
+async def run_scheduler(config: Config) -> None:
+    """`moments scheduler`: run the timers for bot processes started with `--no-scheduler`, until SIGTERM/SIGINT.
+
+    It takes no updates (no polling, no webhook) but has the whole application, the bot and the dispatcher,
+    because the jobs send messages and settle escalations as a bot process would. It looks at the shared job
+    store every `scheduler.wakeup_seconds` for timers the bot processes set. Exactly one should run.
+    """
+    config.require_token()
+    stopper = Stopper(config.shutdown_timeout_seconds)
+    stopper.install()
+    try:
+        app = await build_app(config)
+    except BaseException:
+        stopper.uninstall()
+        raise
+    bot = build_bot(config)
+    dp = build_dispatcher(app)
+    health = Health(app.db)
+    server: Server | None = None
+    try:
+        await _start_timers(config, app, bot, dp, runs_jobs=True, wakeup_seconds=config.scheduler.wakeup_seconds)
+        if app.fanout is not None:
+            app.fanout.start()
+        if config.metrics.port is not None:
+            server = Server(health_app(health), config.metrics.host, config.metrics.port)
+            await server.start()
+        log.info("Moments scheduler is running with %d job(s); looking for new ones every %g s",
+                 len(scheduler.job_ids()), config.scheduler.wakeup_seconds)
+        await stopper.requested.wait()
+    finally:
+        stopper.request()
+        health.stopping = True
+        try:
+            await asyncio.wait_for(_shut_down_scheduler(app, bot, server, stopper), stopper.remaining())
+        except TimeoutError:
+            log.warning("the scheduler did not stop within %g s", config.shutdown_timeout_seconds)
+        finally:
+            stopper.uninstall()
+
+
+async def _shut_down_scheduler(app: App, bot: Bot, server: Server | None, stopper: Stopper) -> None:
+    await scheduler.shutdown()  # first: no job starts while the rest closes
+    if server is not None:
+        await server.close()
+    await app.notifications.drain(timeout=stopper.budget())
+    if app.fanout is not None:
+        await app.fanout.stop(timeout=stopper.budget())
+    await bot.session.close()
+    await app.close()
+    log.info("stopped")
 
 
 def check_webhook_config(config: Config) -> None:

@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.cli_training import add_training_commands
 from bot.config import Config, ConfigError, load_config
@@ -68,7 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the bot (long polling, or a webhook with --webhook)")
     run.add_argument("--webhook", action="store_true",
                      help="serve Telegram's webhook (config webhook:, WEBHOOK_URL, WEBHOOK_SECRET) instead of polling")
+    run.add_argument("--no-scheduler", action="store_true",
+                     help="set and cancel timers but do not run them: `moments scheduler` does (several processes)")
     run.set_defaults(handler=_run)
+
+    sched = commands.add_parser("scheduler", help="run the timers for bot processes started with --no-scheduler")
+    sched.set_defaults(handler=_scheduler)
 
     demo = commands.add_parser("demo", help="chat with the bot in this terminal: no token, no internet")
     demo.add_argument("--database", metavar="URL",
@@ -168,20 +174,36 @@ def _date(value: str) -> date:
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
-    from bot import logs
-    from bot.app import ShutdownTimeout, check_webhook_config, run
-    from bot.metrics import ErrorCounter
+    from bot.app import check_webhook_config, run
 
     config.require_token()
     if args.webhook or config.webhook.enabled:
         check_webhook_config(config)  # before any work, so a missing secret is a usage error
+    if args.no_scheduler:
+        config.scheduler.enabled = False
+    return _serve(config, run(config, webhook=args.webhook))
+
+
+def _scheduler(args: argparse.Namespace, config: Config) -> int:
+    from bot.app import run_scheduler
+
+    config.require_token()
+    return _serve(config, run_scheduler(config))
+
+
+def _serve(config: Config, main: Any) -> int:
+    """Run a long-lived process (`run`, `scheduler`) with masked logging; its exit code."""
+    from bot import logs
+    from bot.app import ShutdownTimeout
+    from bot.metrics import ErrorCounter
+
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     logs.setup(config.log_level, json_lines=config.logging.json_lines,
                secrets=(config.bot_token, config.webhook.secret_token))
     root.addHandler(ErrorCounter())
     try:
-        asyncio.run(run(config, webhook=args.webhook))
+        asyncio.run(main)
     except ShutdownTimeout as exc:
         logging.getLogger("bot.app").error("%s", exc)
         return 1

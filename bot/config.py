@@ -77,6 +77,16 @@ class MetricsConfig(BaseModel):
     host: str = "0.0.0.0"
 
 
+class SchedulerConfig(BaseModel):
+    """Timers (bot/scheduler.py). Several bot processes: `enabled: false` on them; one `moments scheduler` runs
+    the jobs."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True  # false: the same as `moments run --no-scheduler`
+    # How often `moments scheduler` looks for timers that other processes set.
+    wakeup_seconds: float = Field(5.0, gt=0, le=300)
+
+
 class LoggingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     json_lines: bool = Field(False, alias="json")  # one JSON object per line, for log collectors
@@ -250,6 +260,7 @@ class Config(BaseModel):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     webhook: WebhookConfig = Field(default_factory=WebhookConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     # SIGTERM: stop taking updates, finish those in flight, flush, and exit within this many seconds.
     shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
 
@@ -303,6 +314,8 @@ NESTED_ENV_KEYS = {
     "WEBHOOK_HOST": ("webhook", "host"),
     "WEBHOOK_PORT": ("webhook", "port"),
     "METRICS_PORT": ("metrics", "port"),
+    "MOMENTS_SCHEDULER": ("scheduler", "enabled"),
+    "MOMENTS_SCHEDULER_WAKEUP": ("scheduler", "wakeup_seconds"),
 }
 
 

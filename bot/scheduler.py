@@ -7,11 +7,23 @@ coalesce). Jobs reach the running application through `context()`, which `start(
 
 The API is deliberately small and generic: start, schedule_at, schedule_every, schedule_daily, schedule_weekly,
 cancel, shutdown.
+
+Several processes on one database: APScheduler 3 has no locking; every running scheduler takes every due
+job from a shared store, so two `moments run` processes would each send the same digest. Of the two ways
+out, a database claim per run or a single process that runs the jobs, this takes the second:
+`moments scheduler` runs the jobs (`start(..., wakeup_seconds=...)`), and `moments run --no-scheduler`
+processes start the scheduler paused (`start(..., paused=True)`): their `schedule_at` / `cancel` still write
+the shared store, but they never run a job. A claim per run was set aside because APScheduler decides a
+job's next run and removes one-off jobs in each process separately (`_process_jobs`: a process that lost
+the claim would still update or delete the row, racing the winner's writes), so guarding it would mean
+patching its internals. The running scheduler only re-reads the store when it wakes for a job it knows
+of, so it also wakes every few seconds to see jobs the other processes added.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +32,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_PAUSED
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -32,6 +45,7 @@ JOBS_TABLE = "apscheduler_jobs"
 
 _scheduler: AsyncIOScheduler | None = None
 _context: Any = None
+_waker: asyncio.Task[None] | None = None
 
 
 def sync_url(url: str) -> str | None:
@@ -51,9 +65,13 @@ def sync_url(url: str) -> str | None:
     raise ValueError(f"no job store for database {backend!r}")
 
 
-def start(context: Any, db_url: str) -> AsyncIOScheduler:
-    """Start the scheduler on the running loop; `context` is what jobs get from `context()`."""
-    global _scheduler, _context
+def start(context: Any, db_url: str, *, paused: bool = False, wakeup_seconds: float | None = None) -> AsyncIOScheduler:
+    """Start the scheduler on the running loop; `context` is what jobs get from `context()`.
+
+    `paused`: jobs are written to and removed from the store, never run here (another process runs them).
+    `wakeup_seconds`: look at the store that often, for jobs other processes added or moved earlier.
+    """
+    global _scheduler, _context, _waker
     if _scheduler is not None:
         raise RuntimeError("the scheduler is already running")
     url = sync_url(db_url)
@@ -68,9 +86,21 @@ def start(context: Any, db_url: str) -> AsyncIOScheduler:
         jobstores={"default": store}, timezone=UTC,
         job_defaults={"misfire_grace_time": MISFIRE_GRACE_SECONDS, "coalesce": True, "max_instances": 1})
     _context = context
-    scheduler.start()
+    scheduler.start(paused=paused)
     _scheduler = scheduler
+    if wakeup_seconds is not None and not paused:
+        _waker = asyncio.create_task(_wake_every(scheduler, wakeup_seconds))
     return scheduler
+
+
+async def _wake_every(scheduler: AsyncIOScheduler, seconds: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        scheduler.wakeup()
+
+
+def is_paused() -> bool:
+    return _scheduler is not None and _scheduler.state == STATE_PAUSED
 
 
 def context() -> Any:
@@ -132,8 +162,13 @@ def job_ids() -> list[str]:
 
 async def shutdown() -> None:
     """Stop the scheduler; the jobs stay in the database for the next start."""
-    global _scheduler, _context
+    global _scheduler, _context, _waker
     scheduler, _scheduler, _context = _scheduler, None, None
+    waker, _waker = _waker, None
+    if waker is not None:
+        waker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waker
     if scheduler is None or not scheduler.running:
         return
     scheduler.shutdown(wait=False)

@@ -152,3 +152,23 @@ async def test_the_daily_retention_purge_is_scheduled_and_purges(clean: str, con
             assert escalation.flow["path"] == []
     finally:
         await h.stop()
+
+
+async def test_a_paused_scheduler_keeps_timers_for_the_process_that_runs_them(clean: str) -> None:
+    # A `moments run --no-scheduler` process: it sets and cancels timers in the store, never runs them.
+    scheduler.start("bot", clean, paused=True)
+    assert scheduler.is_paused()
+    scheduler.schedule_at(REF, utcnow() + timedelta(seconds=0.2), "job-p", value="p")
+    scheduler.schedule_at(REF, utcnow() + timedelta(seconds=0.2), "job-gone", value="gone")
+    assert scheduler.cancel("job-gone")
+    await asyncio.sleep(0.8)
+    assert RECORDED == [] and scheduler.job_ids() == ["job-p"]
+    await scheduler.shutdown()
+    if scheduler.sync_url(clean) is None:
+        return  # an in-memory store has nothing to hand over
+    # `moments scheduler`: runs what fell due, once.
+    scheduler.start("runner", clean, wakeup_seconds=0.2)
+    assert not scheduler.is_paused()
+    await wait_for(lambda: RECORDED)
+    await asyncio.sleep(0.5)
+    assert RECORDED == [("p", "runner")] and scheduler.job_ids() == []
