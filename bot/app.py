@@ -34,6 +34,7 @@ from bot.core.training.service import TrainingService
 from bot.fanout import Fanout
 from bot.fsm_storage import DatabaseStorage
 from bot.handlers import routers
+from bot.handlers.callback_routes import FeatureRouters
 from bot.handlers.escalation import Desk
 from bot.handlers.onboarding import ONBOARDING_STATES
 from bot.middlewares import DeduplicateUpdates, IdentifyPerson
@@ -149,7 +150,7 @@ def build_dispatcher(app: App, tracker: metrics.UpdateTracker | None = None) -> 
     require = RequirePermission(app.renderer)
     dp.message.middleware(require)
     dp.callback_query.middleware(require)
-    dp.include_routers(*routers())
+    dp.include_router(FeatureRouters(routers()))
     return dp
 
 
