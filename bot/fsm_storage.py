@@ -11,10 +11,10 @@ processes on one database (webhook behind a load balancer) it must be 0: the def
 
 from __future__ import annotations
 
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from copy import deepcopy
 from typing import Any
 
 from aiogram.fsm.state import State
@@ -23,7 +23,7 @@ from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder,
 from storage import conversations
 from storage.db import Database
 
-Entry = tuple[float, str | None, dict[str, Any]]  # (expires at, state, data)
+Entry = tuple[float, str | None, str]  # (expires at, state, data as JSON, as the database holds it)
 
 
 class DatabaseStorage(BaseStorage):
@@ -41,10 +41,13 @@ class DatabaseStorage(BaseStorage):
 
     # --- the cache -----------------------------------------------------------------------------------
 
-    def _remember(self, key: str, state: str | None, data: dict[str, Any]) -> None:
+    def _remember(self, key: str, state: str | None, data: Mapping[str, Any] | str) -> None:
         if self.cache_seconds <= 0:
             return
-        self._cache[key] = (self._clock() + self.cache_seconds, state, data)
+        # Kept as JSON text: each read then gets its own copy, exactly what a database read would give
+        # (json.loads is several times cheaper than deepcopy), and the cache cannot be changed through it.
+        text = data if isinstance(data, str) else json.dumps(data)
+        self._cache[key] = (self._clock() + self.cache_seconds, state, text)
         self._cache.move_to_end(key)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
@@ -52,14 +55,13 @@ class DatabaseStorage(BaseStorage):
     async def _read(self, key: str) -> tuple[str | None, dict[str, Any]]:
         entry = self._fresh(key)
         if entry is not None:
-            _, state, data = entry
-            self._remember(key, state, data)
-        else:
-            row = await conversations.load(self.db, key)
-            state, data = row if row else (None, {})
-            self._remember(key, state, data)
-        # A copy: handlers change what they get (aiogram's memory storage copies too), the cache must not change.
-        return state, deepcopy(data)
+            _, state, text = entry
+            self._remember(key, state, text)
+            return state, json.loads(text)
+        row = await conversations.load(self.db, key)
+        state, data = row if row else (None, {})
+        self._remember(key, state, data)
+        return state, data
 
     def _fresh(self, key: str) -> Entry | None:
         entry = self._cache.get(key)
@@ -88,7 +90,7 @@ class DatabaseStorage(BaseStorage):
         value = state.state if isinstance(state, State) else state
         name = self._key(key)
         await conversations.save(self.db, name, state=value, data=dict(data))
-        self._remember(name, value, deepcopy(dict(data)))
+        self._remember(name, value, data)
 
     async def get_state(self, key: StorageKey) -> str | None:
         return (await self._read(self._key(key)))[0]
@@ -98,7 +100,7 @@ class DatabaseStorage(BaseStorage):
         await conversations.save(self.db, name, data=dict(data))
         entry = self._fresh(name)
         if entry is not None:
-            self._remember(name, entry[1], deepcopy(dict(data)))
+            self._remember(name, entry[1], data)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         return (await self._read(self._key(key)))[1]

@@ -101,7 +101,7 @@ class Health:
             return web.json_response({"status": "stopping"}, status=503)
         try:
             async with asyncio.timeout(HEALTH_DB_TIMEOUT):
-                async with self.db.engine.connect() as connection:
+                async with self.db.connect() as connection:
                     await connection.execute(text("SELECT 1"))
         except Exception as exc:
             log.warning("health check: the database does not answer (%s)", type(exc).__name__)

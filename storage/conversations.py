@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, select
+from sqlalchemy import Insert, Select, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -20,10 +20,16 @@ from storage.types import utcnow
 TABLE = Conversation.__table__  # type: ignore[attr-defined]
 
 
+@cache
+def _select() -> Select:
+    """Built once, with a bind parameter: building the query cost more than running it."""
+    return select(TABLE.c.state, TABLE.c.data).where(TABLE.c.key == bindparam("key"))
+
+
 async def load(db: Database, key: str) -> tuple[str | None, dict[str, Any]] | None:
     """(state, data) for `key`, or None when there is no row."""
-    async with db.engine.connect() as connection:
-        row = (await connection.execute(select(TABLE.c.state, TABLE.c.data).where(TABLE.c.key == key))).first()
+    async with db.connect() as connection:
+        row = (await connection.execute(_select(), {"key": key})).first()
     return (row.state, dict(row.data or {})) if row else None
 
 
@@ -41,5 +47,5 @@ async def save(db: Database, key: str, **changes: Any) -> None:
     """Set `state` and/or `data` for `key` in one upsert (no read first, no race with a twin update)."""
     values = {"state": None, "data": {}, **changes, "key": key, "updated_at": utcnow()}
     statement = _upsert(db.is_sqlite, frozenset(changes) | {"updated_at"})
-    async with db.engine.begin() as connection:
+    async with db.begin() as connection:
         await connection.execute(statement, values)

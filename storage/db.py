@@ -7,12 +7,19 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncTransaction,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,6 +37,49 @@ ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg
 
 class DatabaseURLError(ValueError):
     pass
+
+
+class ClosedAtOnce:
+    """`engine.connect()` / `engine.begin()` for SQLite on the loop's thread, minus a task per use.
+
+    SQLAlchemy's async context managers close the connection in a task of their own, shielded, so that a
+    cancelled caller cannot abandon the close halfway (sqlalchemy/ext/asyncio/base.py `_run_to_completion`).
+    That is a new task and two more turns of the event loop on every use: half the CPU of a short read, and
+    the bot makes two or three per update. With storage/sqlite_inline.py no close or commit ever suspends, so
+    nothing can interrupt it, and it is awaited directly."""
+
+    __slots__ = ("_begin", "_connection", "_engine", "_transaction")
+
+    def __init__(self, engine: AsyncEngine, begin: bool) -> None:
+        self._engine = engine
+        self._begin = begin
+
+    async def __aenter__(self) -> AsyncConnection:
+        self._connection = connection = await self._engine.connect()
+        if self._begin:
+            try:
+                self._transaction: AsyncTransaction = await connection.begin()
+            except BaseException:
+                await connection.close()
+                raise
+        return connection
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            if self._begin and self._transaction.is_active:
+                if exc_type is None:
+                    await self._transaction.commit()
+                else:
+                    await self._transaction.rollback()
+        finally:
+            await self._connection.close()
+
+
+class SessionClosedAtOnce(AsyncSession):
+    """An ORM session that closes without SQLAlchemy's shielding task, for the same reason as ClosedAtOnce."""
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
 
 
 def async_url(url: str) -> str:
@@ -104,7 +154,10 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas(10_000 if threads else 0))
-        self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        # SQLite on the loop's thread: closing never suspends, so it need not be shielded (see ClosedAtOnce).
+        self.closes_at_once = self.is_sqlite and not threads
+        self.sessions = async_sessionmaker(self.engine, class_=SessionClosedAtOnce if self.closes_at_once else
+                                           AsyncSession, expire_on_commit=False)
 
     async def create_tables(self) -> None:
         """The models' tables straight from the metadata, for tests and throwaway databases; real databases are
@@ -136,6 +189,14 @@ class Database:
 
     def session(self) -> AsyncSession:
         return self.sessions()
+
+    def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """`engine.connect()`, closed at once on the way out where closing cannot suspend (see ClosedAtOnce)."""
+        return ClosedAtOnce(self.engine, begin=False) if self.closes_at_once else self.engine.connect()
+
+    def begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """`engine.begin()`: a connection in a transaction, committed on the way out unless it raised."""
+        return ClosedAtOnce(self.engine, begin=True) if self.closes_at_once else self.engine.begin()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

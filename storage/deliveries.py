@@ -82,7 +82,7 @@ async def insert_deliveries(db_or_session: Database | AsyncSession, rows: Iterab
     if not values:
         return 0
     if isinstance(db_or_session, Database):
-        async with db_or_session.engine.begin() as conn:
+        async with db_or_session.begin() as conn:
             return await _insert(conn, values)
     connection = await db_or_session.connection()
     return await _insert(connection, values)
@@ -126,7 +126,7 @@ async def claim(db: Database, now: datetime, stale_before: datetime | None, limi
     fails the outer condition when rechecked. Either way two processes never claim the same row.
     """
     claimed: list[DeliveryJob] = []
-    async with db.engine.begin() as conn:
+    async with db.begin() as conn:
         if stale_before is not None:
             claimed += await _claim_where(conn, lambda rows: _stale(stale_before, rows), now, limit)
         if len(claimed) < limit:
@@ -154,7 +154,7 @@ async def _claim_where(conn: AsyncConnection, condition: Any, now: datetime, lim
 async def renew(db: Database, job: DeliveryJob, now: datetime) -> DeliveryJob | None:
     """Refresh a claim held for long (a long flood-control pause), so no other process takes it as stale.
     None: the claim was lost (another process took the row), so this one must not send it."""
-    async with db.engine.begin() as conn:
+    async with db.begin() as conn:
         result = await conn.execute(update(DELIVERIES).where(D.id == job.id, D.status == "sending",
                                                              D.claimed_at == job.claimed_at).values(claimed_at=now))
     if result.rowcount != 1:
@@ -163,7 +163,7 @@ async def renew(db: Database, job: DeliveryJob, now: datetime) -> DeliveryJob | 
 
 
 async def _set(db: Database, delivery_id: int, *guard: Any, **values: Any) -> bool:
-    async with db.engine.begin() as conn:
+    async with db.begin() as conn:
         result = await conn.execute(update(DELIVERIES).where(D.id == delivery_id, *guard).values(**values))
     return result.rowcount == 1
 
@@ -181,7 +181,7 @@ async def mark_blocked(db: Database, delivery_id: int, user_id: int, at: datetim
     upsert = upsert.on_conflict_do_update(
         index_elements=["user_id"],
         set_={"unreachable_since": func.coalesce(P.unreachable_since, upsert.excluded.unreachable_since)})
-    async with db.engine.begin() as conn:
+    async with db.begin() as conn:
         await conn.execute(update(DELIVERIES).where(D.id == delivery_id).values(status="blocked", error="forbidden"))
         await conn.execute(upsert)
 
@@ -206,7 +206,7 @@ async def release(db: Database, delivery_id: int, claimed_at: datetime | None = 
 
 async def counts(db: Database) -> dict[str, int]:
     """Rows per status; every status is present (0 when none)."""
-    async with db.engine.connect() as conn:
+    async with db.connect() as conn:
         rows = (await conn.execute(select(D.status, func.count()).group_by(D.status))).all()
     found = {status: 0 for status in STATUSES}
     found.update({status: int(n) for status, n in rows})
@@ -215,7 +215,7 @@ async def counts(db: Database) -> dict[str, int]:
 
 async def set_reachable(db: Database, user_id: int) -> None:
     """The person wrote to the bot again (so they unblocked it): their waiting rows may go."""
-    async with db.engine.begin() as conn:
+    async with db.begin() as conn:
         await conn.execute(update(PROFILES).where(P.user_id == user_id).values(unreachable_since=None))
 
 
@@ -223,13 +223,13 @@ async def pending_exists(db: Database, stale_before: datetime | None = None) -> 
     """Whether `claim` would find something: a pending row of a person neither paused nor unreachable (or,
     with stale_before, a claim older than that)."""
     claimable = _pending() if stale_before is None else or_(_pending(), _stale(stale_before))
-    async with db.engine.connect() as conn:
+    async with db.connect() as conn:
         found = (await conn.execute(select(D.id).where(claimable, _reachable()).limit(1))).first()
     return found is not None
 
 
 async def statuses(db: Database, ids: Sequence[int]) -> dict[int, str]:
     """Status by row id (tests, benchmarks)."""
-    async with db.engine.connect() as conn:
+    async with db.connect() as conn:
         rows = (await conn.execute(select(D.id, D.status).where(D.id.in_(list(ids))))).all()
     return {int(i): s for i, s in rows}

@@ -53,7 +53,7 @@ async def person_row(db: Database, telegram_id: int) -> Row[Any] | None:
     unreachable_since (training: set when sending to them failed with 403; they are back once they write),
     team_language.
     """
-    async with db.engine.connect() as connection:
+    async with db.connect() as connection:
         return (await connection.execute(person_query(), {"telegram_id": telegram_id})).first()
 
 

@@ -38,7 +38,7 @@ async def ensure_columns(db: Database) -> None:
     """Bring a playbook_versions table made by an older release up to date (additive, idempotent). Starts do it
     through the migrations now (storage.migrations adopts such databases); kept for databases made by
     create_tables."""
-    async with db.engine.begin() as connection:
+    async with db.begin() as connection:
         await connection.run_sync(add_missing_version_columns)
 
 

@@ -23,7 +23,7 @@ TABLE = ProcessedUpdate.__table__  # type: ignore[attr-defined]
 async def claim_update(db: Database, bot_id: int, update_id: int) -> bool:
     """True the first time an update is seen; False for a repeat. Core, not ORM: it runs on every update."""
     try:
-        async with db.engine.begin() as connection:
+        async with db.begin() as connection:
             await connection.execute(insert(TABLE).values(bot_id=bot_id, update_id=update_id, processed_at=utcnow()))
     except IntegrityError:
         return False
@@ -39,7 +39,7 @@ async def claim_update_and_find_person(db: Database, bot_id: int, update_id: int
     transaction stays usable) and returns (False, None).
     """
     values = {"bot_id": bot_id, "update_id": update_id, "processed_at": utcnow()}
-    async with db.engine.begin() as connection:
+    async with db.begin() as connection:
         # RETURNING, not rowcount: psycopg through SQLAlchemy reports -1 for an INSERT.
         if (await connection.execute(_claim(db.is_sqlite), values)).first() is None:
             return False, None

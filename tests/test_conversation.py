@@ -152,3 +152,16 @@ def test_flow_round_trips_through_json(refund: Playbook) -> None:
     flow = conv.apply(refund, to_outcome(refund), conv.Done(), RULES).flow
     restored = conv.Flow.from_dict(json.loads(json.dumps(flow.to_dict())))
     assert restored == flow
+
+
+def test_flow_to_dict_shares_nothing_mutable_with_the_flow(refund: Playbook) -> None:
+    """to_dict copies shallowly for speed: that is only right while every field but `path` is a scalar."""
+    import dataclasses
+
+    flow = conv.apply(refund, to_outcome(refund), conv.Done(), RULES).flow
+    data = flow.to_dict()
+    assert data == {**dataclasses.asdict(flow), "path": [list(item) for item in flow.path]}
+    assert data["path"] is not flow.path and all(isinstance(item, list) for item in data["path"])
+    for name, value in data.items():
+        if name != "path":
+            assert value is None or isinstance(value, str | int | float | bool), (name, value)

@@ -104,6 +104,47 @@ async def test_inline_sqlite_serves_many_concurrent_tasks(tmp_path: Path) -> Non
         await db.dispose()
 
 
+async def test_connections_close_at_once_and_keep_transactions(database_url: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Database.begin()/connect()/session() are SQLAlchemy's, minus the shielding task on SQLite on the loop's
+    thread: commit on the way out, roll back on an error, the one pooled connection always given back."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import base as asyncio_base
+    from sqlalchemy.ext.asyncio import engine as asyncio_engine
+    from sqlalchemy.ext.asyncio import session as asyncio_session
+
+    db = Database(database_url)
+    await db.create_tables()
+    shielded: list[object] = []
+    real = asyncio_base._run_to_completion
+
+    async def counted(coro: Any) -> Any:
+        shielded.append(coro)
+        return await real(coro)
+
+    for module in (asyncio_engine, asyncio_session):
+        monkeypatch.setattr(module, "_run_to_completion", counted)
+    try:
+        async with db.begin() as connection:
+            await connection.execute(text("INSERT INTO conversations (key, state, data, updated_at) "
+                                          "VALUES ('kept', NULL, '{}', CURRENT_TIMESTAMP)"))
+        with pytest.raises(RuntimeError):
+            async with db.begin() as connection:
+                await connection.execute(text("INSERT INTO conversations (key, state, data, updated_at) "
+                                              "VALUES ('dropped', NULL, '{}', CURRENT_TIMESTAMP)"))
+                raise RuntimeError("handler failed")
+        for _ in range(50):  # the pool has one connection on SQLite: each use must give it back
+            async with db.connect() as connection:
+                keys = (await connection.execute(text("SELECT key FROM conversations ORDER BY key"))).scalars().all()
+            async with db.session() as session:
+                await session.execute(text("SELECT 1"))
+        assert keys == ["kept"]
+        assert bool(shielded) == (not db.closes_at_once)
+        assert db.closes_at_once == database_url.startswith("sqlite")
+    finally:
+        await db.dispose()
+
+
 async def test_another_processs_lock_is_waited_for_without_freezing_the_loop(tmp_path: Path) -> None:
     """A CLI command (another connection) holds the write lock: the write waits for it on asyncio sleeps, so the
     loop keeps running other work meanwhile, and goes through once the lock is released."""

@@ -8,7 +8,7 @@ to show; a stale or forged action returns `Expired` and leaves the flow untouche
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -64,7 +64,9 @@ class Flow:
     trial: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Every field but `path` is a scalar: a shallow copy is enough (dataclasses.asdict deep-copies each
+        # field recursively, a tenth of a millisecond on every tap).
+        data = {name: getattr(self, name) for name in _FLOW_FIELDS}
         data["path"] = [list(item) for item in self.path]
         return data
 
@@ -78,6 +80,9 @@ class Flow:
         if values.get("asked_from"):
             values["asked_from"] = Stage(values["asked_from"])
         return cls(**values)
+
+
+_FLOW_FIELDS = tuple(f.name for f in fields(Flow))
 
 
 def new_token() -> str:
