@@ -34,9 +34,9 @@ from bot.core.training.service import TrainingService
 from bot.fanout import Fanout
 from bot.fsm_storage import DatabaseStorage
 from bot.handlers import routers
-from bot.handlers.callback_routes import FeatureRouters
 from bot.handlers.escalation import Desk
 from bot.handlers.onboarding import ONBOARDING_STATES
+from bot.handlers.routing import FeatureRouters
 from bot.middlewares import DeduplicateUpdates, IdentifyPerson
 from bot.notify import Notifications
 from bot.permissions import RequirePermission
