@@ -13,7 +13,6 @@ The process's own figures (memory, CPU, open files) come with prometheus-client'
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +31,7 @@ from prometheus_client.exposition import choose_encoder
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+from bot.inflight import InFlight
 from storage.models import Decision
 
 UPDATES = Counter("moments_updates", "Updates handled, by type (message, callback_query, ...)", ["type"])
@@ -64,39 +64,31 @@ class UpdateTracker(BaseMiddleware):
     """Outermost update middleware: counts and times updates, and tracks the ones in flight."""
 
     def __init__(self) -> None:
-        self.in_flight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self.updates = InFlight()
+
+    @property
+    def in_flight(self) -> int:
+        return self.updates.count
 
     async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
                        event: TelegramObject, data: dict[str, Any]) -> Any:
         kind = event.event_type if isinstance(event, Update) else type(event).__name__
-        self.in_flight += 1
-        self._idle.clear()
         IN_FLIGHT.inc()
         started = time.perf_counter()
         try:
-            return await handler(event, data)
+            with self.updates:
+                return await handler(event, data)
         except Exception:
             UPDATE_ERRORS.labels(type=kind).inc()
             raise
         finally:
             UPDATE_SECONDS.labels(type=kind).observe(time.perf_counter() - started)
             UPDATES.labels(type=kind).inc()
-            self.in_flight -= 1
             IN_FLIGHT.dec()
-            if self.in_flight == 0:
-                self._idle.set()
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait until no update is being handled; False if some still were after `timeout` seconds."""
-        if self._idle.is_set():
-            return True
-        try:
-            await asyncio.wait_for(self._idle.wait(), max(timeout, 0.0))
-        except TimeoutError:
-            return False
-        return True
+        return await self.updates.wait_idle(timeout)
 
 
 class ErrorCounter(logging.Handler):

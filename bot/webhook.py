@@ -19,6 +19,7 @@ from aiohttp.web_app import Application
 from sqlalchemy import text
 
 from bot import metrics
+from bot.inflight import InFlight
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,7 @@ class WebhookHandler(SimpleRequestHandler):
             raise ValueError("the webhook needs a secret token")
         super().__init__(dispatcher, bot, handle_in_background=False, secret_token=secret_token, **data)
         self.closing = False
-        self.in_flight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self.requests = InFlight()
 
     def register(self, app: Application, /, path: str, **kwargs: Any) -> None:
         app.router.add_route("POST", path, self.handle, **kwargs)
@@ -63,27 +62,16 @@ class WebhookHandler(SimpleRequestHandler):
         if self.closing:
             # Not taken: Telegram delivers it again, to this address (another instance, or this one restarted).
             return web.Response(text="Shutting down", status=503)
-        self.in_flight += 1
-        self._idle.clear()
-        try:
-            return await self._handle_request(bot=self.bot, request=request)
-        except Exception:
-            # aiogram has logged it. A 500 makes Telegram try again; if the update was claimed before the
-            # failure, the retry is skipped as a repeat, otherwise it gets a second chance.
-            return web.Response(text="Internal Server Error", status=500)
-        finally:
-            self.in_flight -= 1
-            if self.in_flight == 0:
-                self._idle.set()
+        with self.requests:
+            try:
+                return await self._handle_request(bot=self.bot, request=request)
+            except Exception:
+                # aiogram has logged it. A 500 makes Telegram try again; if the update was claimed before the
+                # failure, the retry is skipped as a repeat, otherwise it gets a second chance.
+                return web.Response(text="Internal Server Error", status=500)
 
     async def wait_idle(self, timeout: float) -> bool:
-        if self._idle.is_set():
-            return True
-        try:
-            await asyncio.wait_for(self._idle.wait(), max(timeout, 0.0))
-        except TimeoutError:
-            return False
-        return True
+        return await self.requests.wait_idle(timeout)
 
     async def close(self) -> None:
         """Nothing: the process closes the bot session after the last update (see the class docstring)."""
