@@ -59,15 +59,23 @@ def _cards(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _push(args: argparse.Namespace, config: Config) -> int:
+async def _team_id(service: TrainingService, name: str) -> int | None:
+    """The team's id, or None after saying on stderr that there is no such team."""
     from storage import people
 
+    async with service.db.session() as session:
+        team = await people.team_by_name(session, name)
+    if team is None or team.id is None:
+        print(f"moments: there is no team {name!r}", file=sys.stderr)
+        return None
+    return team.id
+
+
+def _push(args: argparse.Namespace, config: Config) -> int:
     async def push() -> int:
         async with _service(config) as service:
-            async with service.db.session() as session:
-                team = await people.team_by_name(session, args.team)
-            if team is None or team.id is None:
-                print(f"moments: there is no team {args.team!r}", file=sys.stderr)
+            team_id = await _team_id(service, args.team)
+            if team_id is None:
                 return 1
             cards = service.find(args.card) if args.card else service.cards_of_playbook(args.playbook)
             if args.card and len(cards) > 1:
@@ -76,7 +84,7 @@ def _push(args: argparse.Namespace, config: Config) -> int:
                 print(f"moments: no card {args.card or 'of playbook ' + repr(args.playbook)}; "
                       "`moments training cards` lists them", file=sys.stderr)
                 return 1
-            members, added = await service.push(team.id, [card.id for card in cards], args.push_id)
+            members, added = await service.push(team_id, [card.id for card in cards], args.push_id)
         print(f"{len(cards)} card(s) to {members} member(s) of {args.team}: {added} new deliveries. The running "
               f"bot sends them within {config.training.tick_seconds} s, inside Telegram's limits.")
         return 0
@@ -85,16 +93,12 @@ def _push(args: argparse.Namespace, config: Config) -> int:
 
 
 def _results(args: argparse.Namespace, config: Config) -> int:
-    from storage import people
-
     async def results() -> int:
         async with _service(config) as service:
-            async with service.db.session() as session:
-                team = await people.team_by_name(session, args.team)
-            if team is None or team.id is None:
-                print(f"moments: there is no team {args.team!r}", file=sys.stderr)
+            team_id = await _team_id(service, args.team)
+            if team_id is None:
                 return 1
-            rows = await service.team_results(team.id, args.days)
+            rows = await service.team_results(team_id, args.days)
         out = csv.writer(sys.stdout)
         out.writerow(["name", "answered", "accuracy_percent", "due", "last_trained_utc"])
         for row in rows:
