@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gettext
 import io
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from babel import Locale
@@ -79,7 +79,13 @@ class Catalogues:
 
     def locale(self, language: str) -> Locale:
         """Babel's locale for numbers, money and dates; English for anything Babel does not know."""
-        try:
-            return Locale.parse(language.replace("-", "_"))
-        except (ValueError, TypeError):
-            return Locale.parse(FALLBACK_LANGUAGE)
+        return _locale(language)
+
+
+@lru_cache(maxsize=256)
+def _locale(language: str) -> Locale:
+    # Parsed once per language: every amount on every screen asks for it.
+    try:
+        return Locale.parse(language.replace("-", "_"))
+    except (ValueError, TypeError):
+        return Locale.parse(FALLBACK_LANGUAGE)

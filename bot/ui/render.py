@@ -49,6 +49,7 @@ class Renderer:
     def __init__(self, currency: str, templates_dir: Path = TEMPLATES_DIR, locales_dir: Path = LOCALES_DIR) -> None:
         self.currency = currency
         self.locales_dir = locales_dir
+        self._labels_path = locales_dir / f"{FALLBACK_LANGUAGE}.yaml"
         self.catalogues = Catalogues(locales_dir)
         self.env = Environment(
             loader=FileSystemLoader(templates_dir),
@@ -93,7 +94,7 @@ class Renderer:
 
     def labels(self, language: str = FALLBACK_LANGUAGE) -> dict[str, str]:
         """The English labels by key (bot/locales/en.yaml): the message ids of the catalogues."""
-        return _catalogue(self.locales_dir / f"{FALLBACK_LANGUAGE}.yaml")
+        return _catalogue(self._labels_path)
 
     def t(self, key: str, language: str = FALLBACK_LANGUAGE, **values: Any) -> str:
         """A short label in `language` (English where the catalogue lacks it); an unknown key shows the key
@@ -138,11 +139,17 @@ class Renderer:
     def money(self, amount: Decimal | int | float, language: str = FALLBACK_LANGUAGE,
               currency: str | None = None) -> str:
         """"€1,234.50" in English, "1.234,50 €" in Italian, "1 234,50 €" in French: Babel's locale data."""
-        return format_currency(amount, currency or self.currency, locale=self.catalogues.locale(language))
+        return _money(amount, currency or self.currency, self.catalogues.locale(language))
 
     def render(self, template: str, language: str = FALLBACK_LANGUAGE, **context: Any) -> str:
         text = self.env.get_template(template).render(language=language, **context).strip()
         return fit_message(text)
+
+
+@lru_cache(maxsize=4096)
+def _money(amount: Decimal | int | float, currency: str, locale: Locale) -> str:
+    # The same few amounts (limits, prices) are shown again and again; Babel's formatting is not cheap.
+    return format_currency(amount, currency, locale=locale)
 
 
 def local_time(moment: datetime, timezone: str, language: str, pattern: str = "dd MMM yyyy HH:mm") -> str:
