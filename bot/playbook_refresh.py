@@ -103,7 +103,7 @@ class PlaybookRefresh:
             except Exception as exc:  # a database briefly away must not stop the process
                 if not self._failing:
                     log.warning("could not look for playbook changes, trying again every %g s: %s: %s",
-                                self.interval, type(exc).__name__, exc)
+                                self.interval, type(exc).__name__, (str(exc).splitlines() or [""])[0])
                 self._failing = True
             else:
                 if self._failing:
