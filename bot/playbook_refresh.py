@@ -102,10 +102,10 @@ class PlaybookRefresh:
                 await self.check()
             except Exception as exc:  # a database briefly away must not stop the process
                 if not self._failing:
-                    log.warning("could not look for playbook changes, trying again every %g s: %s: %s",
+                    log.warning("could not bring the live playbooks up to date, trying again every %g s: %s: %s",
                                 self.interval, type(exc).__name__, (str(exc).splitlines() or [""])[0])
                 self._failing = True
             else:
                 if self._failing:
-                    log.info("looking for playbook changes works again")
+                    log.info("bringing the live playbooks up to date works again")
                 self._failing = False
