@@ -41,6 +41,7 @@ from bot.middlewares import DeduplicateUpdates, IdentifyPerson
 from bot.notify import Notifications
 from bot.permissions import RequirePermission
 from bot.pinning import pin_response_models
+from bot.playbook_refresh import PlaybookRefresh
 from bot.retry import RetryMiddleware
 from bot.ui.render import Renderer
 from bot.ui.screens import Screens
@@ -66,8 +67,12 @@ class App:
     notifications: Notifications = field(default_factory=Notifications)
     # Training cards to many people (bot/fanout.py); None when training is off or the bot is not running.
     fanout: Fanout | None = None
+    # Follows publishes made by other processes; started by run() and run_scheduler(), not by tests' harness.
+    refresh: PlaybookRefresh | None = None
 
     async def close(self) -> None:
+        if self.refresh is not None:
+            await self.refresh.stop()  # before the database closes under a look in progress
         await self.notifications.drain(timeout=10)
         await self.db.dispose()
 
@@ -115,7 +120,8 @@ async def build_app(config: Config) -> App:
     training = TrainingService(db, catalog, config.training, default_timezone=config.default_timezone,
                                authored=load_authored_cards(config, catalog))
     await training.sync(force=True)  # cards follow the playbooks: regenerated at every start and publish
-    return App(config, db, catalog, renderer, Screens(renderer), moments, training)
+    refresh = PlaybookRefresh(db, catalog, config.playbooks.refresh_seconds, after=training.sync)
+    return App(config, db, catalog, renderer, Screens(renderer), moments, training, refresh=refresh)
 
 
 def load_authored_cards(config: Config, catalog: Catalog) -> list[Card]:
@@ -249,6 +255,7 @@ async def run(config: Config, *, webhook: bool = False) -> None:
                  "webhook" if webhook else "long polling")
         await set_commands(bot, app.renderer)
         await _start_timers(config, app, bot, dp, runs_jobs=config.scheduler.enabled)
+        _start_refresh(app)
         # Everything loaded so far lives as long as the process: keep it out of the collector's full
         # passes, which otherwise stall the bot for ~200 ms a few times a minute under load.
         gc.collect()
@@ -312,6 +319,13 @@ async def _start_timers(config: Config, app: App, bot: Bot, dp: Dispatcher, *, r
     jobs.schedule_training_tick(config.training)  # refreshers: who is due, every minute
 
 
+def _start_refresh(app: App) -> None:
+    """Other processes (and `moments playbooks sync`) publish to the same database: follow them."""
+    if app.refresh is not None and app.refresh.interval > 0:
+        app.refresh.start()
+        log.info("looking for playbook changes made elsewhere every %g s", app.refresh.interval)
+
+
 async def run_scheduler(config: Config) -> None:
     """`moments scheduler`: run the timers for bot processes started with `--no-scheduler`, until SIGTERM/SIGINT.
 
@@ -333,6 +347,7 @@ async def run_scheduler(config: Config) -> None:
     server: Server | None = None
     try:
         await _start_timers(config, app, bot, dp, runs_jobs=True, wakeup_seconds=config.scheduler.wakeup_seconds)
+        _start_refresh(app)  # its jobs (training cards, digests) follow the live set too
         if app.fanout is not None:
             app.fanout.start()
         if config.metrics.port is not None:
@@ -354,6 +369,8 @@ async def run_scheduler(config: Config) -> None:
 
 async def _shut_down_scheduler(app: App, bot: Bot, server: Server | None, stopper: Stopper) -> None:
     await scheduler.shutdown()  # first: no job starts while the rest closes
+    if app.refresh is not None:
+        await app.refresh.stop()
     if server is not None:
         await server.close()
     await app.notifications.drain(timeout=stopper.budget())
@@ -406,6 +423,8 @@ async def _shut_down(app: App, bot: Bot, tracker: metrics.UpdateTracker, handler
         complete = False
     for server in servers:
         await server.close()  # the answers of finished webhook requests are written out first
+    if app.refresh is not None:
+        await app.refresh.stop()
     await app.notifications.drain(timeout=stopper.budget())  # notes being sent finish while the bot can send
     if app.fanout is not None:
         await app.fanout.stop(timeout=stopper.budget())  # cards in flight are marked, the rest go back to pending

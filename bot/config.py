@@ -87,6 +87,15 @@ class SchedulerConfig(BaseModel):
     wakeup_seconds: float = Field(5.0, gt=0, le=300)
 
 
+class PlaybooksConfig(BaseModel):
+    """The live playbook set in a process that shares its database with others (bot/playbook_refresh.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # How often each process looks whether another one (or `moments playbooks sync`) changed the live set;
+    # 0: never (a single process sees its own publishes at once anyway).
+    refresh_seconds: float = Field(5.0, ge=0, le=3600)
+
+
 class LoggingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     json_lines: bool = Field(False, alias="json")  # one JSON object per line, for log collectors
@@ -261,6 +270,7 @@ class Config(BaseModel):
     webhook: WebhookConfig = Field(default_factory=WebhookConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    playbooks: PlaybooksConfig = Field(default_factory=PlaybooksConfig)
     # SIGTERM: stop taking updates, finish those in flight, flush, and exit within this many seconds.
     shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
 
@@ -316,6 +326,7 @@ NESTED_ENV_KEYS = {
     "METRICS_PORT": ("metrics", "port"),
     "MOMENTS_SCHEDULER": ("scheduler", "enabled"),
     "MOMENTS_SCHEDULER_WAKEUP": ("scheduler", "wakeup_seconds"),
+    "MOMENTS_PLAYBOOKS_REFRESH": ("playbooks", "refresh_seconds"),
 }
 
 

@@ -64,6 +64,16 @@ async def live_sources(session: AsyncSession) -> list[tuple[PlaybookState, str]]
     return [(row[0], row[1]) for row in (await session.exec(query)).all()]
 
 
+async def live_marker(session: AsyncSession) -> frozenset[tuple[str, str, str]]:
+    """(playbook id, live version, category) of every playbook that is not retired, in one small query.
+
+    Exactly what defines the live set, so it changes with every publish, roll back, retire and move, whoever
+    made it; unlike max(updated_at) it is blind to the clocks of the hosts that wrote it."""
+    query = (select(PlaybookState.playbook_id, PlaybookState.live_version, PlaybookState.category)
+             .where(PlaybookState.retired == False))  # noqa: E712
+    return frozenset((row[0], row[1], row[2]) for row in (await session.exec(query)).all())
+
+
 async def source(session: AsyncSession, playbook_id: str, version: str) -> str | None:
     query = select(PlaybookVersion.source).where(PlaybookVersion.playbook_id == playbook_id,
                                                  PlaybookVersion.version == version)

@@ -276,9 +276,15 @@ async def _publish_file(session: AsyncSession, playbook: Playbook, audited: bool
 
 async def live_playbooks(db: Database, known: Sequence[Playbook] = ()) -> list[Playbook]:
     """The live, not retired, playbooks from the database; `known` objects are reused when the version matches."""
-    by_version = {(p.id, p.version): p for p in known}
     async with db.session() as session:
         rows = await store.live_sources(session)
+    return playbooks_of(rows, known)
+
+
+def playbooks_of(rows: Sequence[tuple[PlaybookState, str]], known: Sequence[Playbook] = ()) -> list[Playbook]:
+    """Playbooks from store.live_sources rows, parsing only what `known` lacks. No I/O and no shared state, so
+    a reload may run it in a worker thread (parsing many playbooks takes a while)."""
+    by_version = {(p.id, p.version): p for p in known}
     result = []
     for current, text in rows:
         playbook = by_version.get((current.playbook_id, current.live_version))

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.core.matcher import Matcher, MatchSettings
 from bot.core.playbook import Playbook
+
+# What identifies a live set: (playbook id, version, category) of each live playbook.
+Signature = frozenset[tuple[str, str, str]]
 
 
 class Catalog:
@@ -12,14 +17,30 @@ class Catalog:
         self._live: dict[str, Playbook] = {}
         self._versions: dict[tuple[str, str], Playbook] = {}
         self.matcher = Matcher([], match_settings)
+        # Bumped by every replace: a reload prepared elsewhere can tell the live set changed under it.
+        self.generation = 0
         self.replace(playbooks)
 
-    def replace(self, playbooks: list[Playbook]) -> None:
-        """Make `playbooks` the live set; older versions stay reachable for flows still on them."""
-        self._live = {p.id: p for p in playbooks}
+    def matcher_for(self, playbooks: Iterable[Playbook]) -> Matcher:
+        """A matcher over `playbooks` that touches nothing here, so it may be built in a worker thread."""
+        return Matcher(playbooks, self._match_settings)
+
+    def replace(self, playbooks: list[Playbook], matcher: Matcher | None = None) -> None:
+        """Make `playbooks` the live set; older versions stay reachable for flows still on them.
+
+        No await inside: the live set and its matcher change together for whoever reads them next. `matcher`
+        (from matcher_for over the same playbooks) saves building it here, on the event loop."""
+        live = {p.id: p for p in playbooks}
+        if matcher is None:
+            matcher = self.matcher_for(live.values())
         for playbook in playbooks:
             self._versions[(playbook.id, playbook.version)] = playbook
-        self.matcher = Matcher(self._live.values(), self._match_settings)
+        self._live, self.matcher = live, matcher
+        self.generation += 1
+
+    def signature(self) -> Signature:
+        """The live set as storage.playbooks.live_marker reports it, to tell whether a reload is needed."""
+        return frozenset((p.id, p.version, p.category) for p in self._live.values())
 
     def live(self, playbook_id: str) -> Playbook | None:
         return self._live.get(playbook_id)
