@@ -15,7 +15,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 MOMENTS = Path(sys.executable).parent / "moments"
-TIMEOUT = 10.0  # per expectation; the whole walk takes a few seconds
+# Per expectation: a guard against a hung demo, not a speed claim (timings live in bench/startup.py; a loaded
+# 2-core machine took 8-15 s to start the bot, and that made a 10 s limit fail for no fault of the demo).
+TIMEOUT = 60.0
 
 
 class Transcript:
