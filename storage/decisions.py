@@ -24,22 +24,22 @@ log = logging.getLogger(__name__)
 
 async def record_decision(session: AsyncSession, draft: DecisionDraft, *, user_id: int,
                           team_id: int | None, now: datetime | None = None) -> tuple[Decision, bool]:
-    """Commit one decision. The same flow recorded again returns the first record. Returns (row, created)."""
-    existing = await _by_flow(session, user_id, draft.flow_token)
-    if existing is not None:
-        return existing, False
+    """Commit one decision. The same flow recorded again returns the first record. Returns (row, created).
+
+    Insert first, look only on a conflict: the unique (user_id, flow_token) constraint is the check, so the
+    usual case is one statement, not a look-up, an insert and a re-read (every value is set here, none by the
+    database, and sessions keep them after the commit)."""
     decision = Decision(user_id=user_id, team_id=team_id, created_at=now or utcnow(), **asdict(draft))
     session.add(decision)
     try:
         await session.commit()
     except IntegrityError:
-        # A twin of this update won the race between our check and our insert.
+        # Recorded before (a repeated press), or a twin of this update got there first.
         await session.rollback()
         existing = await _by_flow(session, user_id, draft.flow_token)
         if existing is None:
             raise
         return existing, False
-    await session.refresh(decision)
     if struggled(followed=decision.followed, disposition=decision.disposition, escalation=decision.escalation,
                  backs=decision.backs):
         # After the decision is safe: a refresher due sooner must never cost the decision itself.
