@@ -573,7 +573,8 @@ async def phase(name: str, argv_for: Callable[[str], list[str]], env: dict[str, 
         api_errors += [f"webhook POST of update {u} answered {st or 'no connection'}" for u, st in refused]
         delivery = "long polling (getUpdates)"
         if webhook_processes:
-            delivery = (f"webhook via bench/proxy.py to {webhook_processes} processes: {len(api.webhook_posts)} "
+            delivery = (f"webhook via bench/proxy.py to {webhook_processes} process"
+                        f"{'es' if webhook_processes > 1 else ''}: {len(api.webhook_posts)} "
                         f"POSTs, at most {api.max_posts_in_flight} in flight (max_connections "
                         f"{api.webhook.get('max_connections')}), one at a time per chat")
     problems: list[str] = []
@@ -1117,7 +1118,7 @@ async def main_async(args: argparse.Namespace) -> int:
             url = f"sqlite:///{workdir / f'moments-bench-{number}.db'}" if database == "sqlite" else database
             backend = url.split(":", 1)[0].split("+", 1)[0]
             if processes:
-                label = f"{processes} bot processes on {backend} (webhook)"
+                label = f"{processes} bot process{'es' if processes > 1 else ''} on {backend} (webhook)"
             else:
                 label = "bot" if len(plan) == 1 else f"bot on {backend}"
             if label in results:  # the same shape twice: tell the runs apart
