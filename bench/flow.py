@@ -104,6 +104,8 @@ class BenchAPI(BotAPIStandIn):
     async def _push_updates(self) -> None:
         while self.webhook_url and not self._closing:
             self._waiting.extend(self.queue.pop_for_push())
+            # A failed POST comes back through the queue behind newer updates: ids give each chat's order back.
+            self._waiting = collections.deque(sorted(self._waiting, key=lambda item: item.update_id))
             self._launch_posts()
             self.notify()  # waiters of updates the allowed_updates filter dropped
             await self._changed_or_timeout(1.0)
