@@ -463,7 +463,7 @@ def free_port() -> int:
 
 async def wait_ready(ready: Callable[[], bool], procs: dict[str, tuple[asyncio.subprocess.Process, Path]],
                      what: str, timeout: float = 60.0) -> None:
-    """Until `ready()`, or a SystemExit with the log of a process that died first (or the one still starting)."""
+    """Until `ready()`; a SystemExit with its log's tail if one of `procs` exits first, or after `timeout`."""
     deadline = time.perf_counter() + timeout
     while not ready():
         for label, (proc, log_path) in procs.items():
@@ -481,15 +481,14 @@ def _listening(port: int) -> bool:
 
 
 async def start_webhook_shape(api: BenchAPI, count: int, env: dict[str, str], log_dir: Path, stem: str,
-                              ) -> tuple[dict[str, tuple[asyncio.subprocess.Process, Path]],
-                                         dict[str, tuple[asyncio.subprocess.Process, Path]]]:
+                              bots: dict[str, tuple[asyncio.subprocess.Process, Path]],
+                              helpers: dict[str, tuple[asyncio.subprocess.Process, Path]]) -> None:
     """README's "Several instances" shape: `count` x `moments run --webhook --no-scheduler`, each on its own port,
     one `moments scheduler`, and bench/proxy.py as the one address the stand-in's webhook points at.
-    Returns the bot's processes (their CPU is the bot's) and the proxy's (infrastructure, reported apart)."""
+    Fills `bots` (their CPU is the bot's) and `helpers` (the proxy: infrastructure, reported apart) as each
+    process starts, so the caller stops them all even if a later one fails to start."""
     py = sys.executable
     proxy_port, ports = free_port(), [free_port() for _ in range(count)]
-    bots: dict[str, tuple[asyncio.subprocess.Process, Path]] = {}
-    helpers: dict[str, tuple[asyncio.subprocess.Process, Path]] = {}
     log = log_dir / f"{stem}-proxy.log"
     argv = [py, str(ROOT / "bench" / "proxy.py"), "--port", str(proxy_port)]
     argv += [arg for port in ports for arg in ("--backend", f"http://127.0.0.1:{port}")]
@@ -508,7 +507,6 @@ async def start_webhook_shape(api: BenchAPI, count: int, env: dict[str, str], lo
     await wait_ready(lambda: len(api.calls_to("setWebhook")) >= count
                      and "Moments scheduler is running" in log.read_text(errors="replace"),
                      {**bots, **helpers}, f"{count} setWebhook calls and the scheduler running")
-    return bots, helpers
 
 
 async def phase(name: str, argv_for: Callable[[str], list[str]], env: dict[str, str], steps: list[Step],
@@ -524,7 +522,7 @@ async def phase(name: str, argv_for: Callable[[str], list[str]], env: dict[str, 
         env = {**env, "TELEGRAM_API_BASE": api.base_url}
         try:
             if webhook_processes:
-                procs, helpers = await start_webhook_shape(api, webhook_processes, env, log_dir, stem)
+                await start_webhook_shape(api, webhook_processes, env, log_dir, stem, procs, helpers)
             else:
                 log_path = log_dir / f"{stem}.log"
                 procs[stem] = (await start_process(argv_for(api.base_url), env, log_path), log_path)
