@@ -21,6 +21,12 @@ quiet for that chat) instead of SimUser's global quiet rule, which would lock-st
     .venv/bin/python bench/flow.py --only bot --what-if gc-freeze     # try a suggested fix (bench only)
     .venv/bin/python bench/flow.py --database postgresql://user@host/db
     .venv/bin/python bench/flow.py --database sqlite --database postgresql://user@host/db   # both, one run
+    .venv/bin/python bench/flow.py --database sqlite --database postgresql://user@host/db --webhook-processes 2
+
+`--webhook-processes N` adds a phase with README's several-instances shape: N `moments run --webhook
+--no-scheduler` processes and one `moments scheduler` on PostgreSQL, behind bench/proxy.py (round robin), the one
+address the stand-in's webhook posts to; delivered as Telegram does, one update at a time per chat and at most
+max_connections at once. The echo baseline stays one polling process.
 
 Exit status 0 whatever the figures (targets are reported, not asserted); 2 for bad arguments.
 """
@@ -36,7 +42,9 @@ import io
 import os
 import pstats
 import random
+import re
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -56,7 +64,7 @@ from sqlmodel import select  # noqa: E402
 from bot.devtools.botapi import BotAPIStandIn, SimUser  # noqa: E402
 from storage import people  # noqa: E402
 from storage.db import Database  # noqa: E402
-from storage.models import Decision, ProcessedUpdate  # noqa: E402
+from storage.models import Decision, ProcessedUpdate, User  # noqa: E402
 
 REFUND_QUERY = "customer lost the receipt and wants money back"
 FIRST_USER_ID = 700_000_001
@@ -87,6 +95,49 @@ class BenchAPI(BotAPIStandIn):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.tracks: dict[int, ChatTrack] = {}
+        # Webhook mode, delivered as Telegram does (the stand-in itself POSTs every queued update at once):
+        # one update at a time per chat, in order, and at most setWebhook's max_connections POSTs in flight.
+        self._waiting: collections.deque[Any] = collections.deque()
+        self._chats_posting: set[int] = set()
+        self.max_posts_in_flight = 0
+
+    async def _push_updates(self) -> None:
+        while self.webhook_url and not self._closing:
+            self._waiting.extend(self.queue.pop_for_push())
+            # A failed POST comes back through the queue behind newer updates: ids give each chat's order back.
+            self._waiting = collections.deque(sorted(self._waiting, key=lambda item: item.update_id))
+            self._launch_posts()
+            self.notify()  # waiters of updates the allowed_updates filter dropped
+            await self._changed_or_timeout(1.0)
+
+    def _launch_posts(self) -> None:
+        limit = int(self.webhook.get("max_connections") or 40)
+        held: list[Any] = []
+        while self._waiting and len(self._posts) < limit:
+            item = self._waiting.popleft()
+            body = item.update.get(next((k for k in item.update if k != "update_id"), ""), {})
+            chat = (body.get("chat") or body.get("from") or {}).get("id") if isinstance(body, dict) else None
+            if chat is not None and (chat in self._chats_posting or any(chat == c for c, _ in held)):
+                held.append((chat, item))  # this chat's previous update is still being posted
+                continue
+            if chat is not None:
+                self._chats_posting.add(chat)
+            user = self._chat_of(item.update)
+            if user is not None and user.id in self.tracks and self.tracks[user.id].fetched is None:
+                self.tracks[user.id].fetched = time.perf_counter()
+            task = asyncio.create_task(self._post_one(item, chat))
+            self._posts.add(task)
+            task.add_done_callback(self._posts.discard)
+            self.max_posts_in_flight = max(self.max_posts_in_flight, len(self._posts))
+        self._waiting.extendleft(item for _, item in reversed(held))
+
+    async def _post_one(self, item: Any, chat: int | None) -> None:
+        try:
+            await self._post_update(item, self.webhook_url, self._webhook_epoch)
+        finally:
+            self._chats_posting.discard(chat)  # type: ignore[arg-type]
+            self._posts.discard(asyncio.current_task())  # type: ignore[arg-type]  # now, not in a later callback
+            self.notify()  # the pusher launches what waited for this chat or for a free connection
 
     def track(self, chat_id: int) -> ChatTrack:
         return self.tracks.setdefault(chat_id, ChatTrack())
@@ -231,6 +282,7 @@ class Stats:
     actions: int = 0
     decisions: int = 0
     confirmations: int = 0
+    confirmed: list[tuple[int, int]] = field(default_factory=list)  # (user, decision number shown to them)
     misattributed: int = 0
     failures: list[str] = field(default_factory=list)
 
@@ -290,8 +342,10 @@ async def run_user(api: BenchAPI, user: SimUser, steps: list[Step], decisions: i
             if args.think:
                 await asyncio.sleep(args.rng.expovariate(1 / args.think))
         stats.decisions += 1
-        if "Decision #" in (_screen(user).text if _screen(user) else ""):
+        shown = re.search(r"Decision #(\d+)", _screen(user).text if _screen(user) else "")
+        if shown:
             stats.confirmations += 1
+            stats.confirmed.append((user.id, int(shown.group(1))))
 
 
 # --- the bot under test, as a subprocess -------------------------------------------------------------
@@ -345,6 +399,9 @@ class PhaseResult:
     db_problem: str | None = None
     db_count: str = ""
     calls: dict[str, int] = field(default_factory=dict)  # Bot API requests by method, getUpdates left out
+    processes: dict[str, float] = field(default_factory=dict)  # CPU seconds of each bot process, when several
+    helpers: dict[str, float] = field(default_factory=dict)  # CPU seconds of processes that are not the bot (proxy)
+    delivery: str = ""  # how updates reached the bot
 
     @property
     def errors(self) -> int:
@@ -395,30 +452,99 @@ def scan_log(log_path: Path) -> tuple[list[str], int]:
     return problems, warnings
 
 
+WEBHOOK_SECRET = "bench-secret_0123456789"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_ready(ready: Callable[[], bool], procs: dict[str, tuple[asyncio.subprocess.Process, Path]],
+                     what: str, timeout: float = 60.0) -> None:
+    """Until `ready()`; a SystemExit with its log's tail if one of `procs` exits first, or after `timeout`."""
+    deadline = time.perf_counter() + timeout
+    while not ready():
+        for label, (proc, log_path) in procs.items():
+            if proc.returncode is not None:
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise SystemExit(f"{label} exited ({proc.returncode}) before {what}:\n{tail}")
+        if time.perf_counter() > deadline:
+            raise SystemExit(f"no {what} within {timeout:.0f} s")
+        await asyncio.sleep(0.05)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def start_webhook_shape(api: BenchAPI, count: int, env: dict[str, str], log_dir: Path, stem: str,
+                              bots: dict[str, tuple[asyncio.subprocess.Process, Path]],
+                              helpers: dict[str, tuple[asyncio.subprocess.Process, Path]]) -> None:
+    """README's "Several instances" shape: `count` x `moments run --webhook --no-scheduler`, each on its own port,
+    one `moments scheduler`, and bench/proxy.py as the one address the stand-in's webhook points at.
+    Fills `bots` (their CPU is the bot's) and `helpers` (the proxy: infrastructure, reported apart) as each
+    process starts, so the caller stops them all even if a later one fails to start."""
+    py = sys.executable
+    proxy_port, ports = free_port(), [free_port() for _ in range(count)]
+    log = log_dir / f"{stem}-proxy.log"
+    argv = [py, str(ROOT / "bench" / "proxy.py"), "--port", str(proxy_port)]
+    argv += [arg for port in ports for arg in ("--backend", f"http://127.0.0.1:{port}")]
+    helpers["proxy"] = (await start_process(argv, env, log), log)
+    await wait_ready(lambda: _listening(proxy_port), helpers, "the proxy listening")
+    # All started together, as an orchestrator starts replicas.
+    for number, port in enumerate(ports, 1):
+        log = log_dir / f"{stem}-webhook-{number}.log"
+        web_env = {**env, "WEBHOOK_URL": f"http://127.0.0.1:{proxy_port}/telegram/updates",
+                   "WEBHOOK_SECRET": WEBHOOK_SECRET, "WEBHOOK_HOST": "127.0.0.1", "WEBHOOK_PORT": str(port)}
+        bots[f"webhook process {number}"] = (
+            await start_process([py, "-m", "bot.cli", "run", "--webhook", "--no-scheduler"], web_env, log), log)
+    log = log_dir / f"{stem}-scheduler.log"
+    bots["scheduler process"] = (await start_process([py, "-m", "bot.cli", "scheduler"], env, log), log)
+    # A process calls setWebhook once it listens; the scheduler says when it runs.
+    await wait_ready(lambda: len(api.calls_to("setWebhook")) >= count
+                     and "Moments scheduler is running" in log.read_text(errors="replace"),
+                     {**bots, **helpers}, f"{count} setWebhook calls and the scheduler running")
+
+
 async def phase(name: str, argv_for: Callable[[str], list[str]], env: dict[str, str], steps: list[Step],
                 args: argparse.Namespace, workdir: Path, instrumented: bool = False,
-                first_update_id: int = 1) -> PhaseResult:
-    log_path = (args.logs or workdir) / f"{name.split()[0]}.log"
+                first_update_id: int = 1, webhook_processes: int = 0) -> PhaseResult:
+    log_dir = args.logs or workdir
+    stem = re.sub(r"[^a-z0-9]+", "-", name.split("(")[0].lower()).strip("-")
+    procs: dict[str, tuple[asyncio.subprocess.Process, Path]] = {}
+    helpers: dict[str, tuple[asyncio.subprocess.Process, Path]] = {}
+    codes: dict[str, int | None] = {}
     async with BenchAPI(settle=args.settle, timeout=args.timeout) as api:
         api.queue.next_id = first_update_id
-        proc = await start_process(argv_for(api.base_url), {**env, "TELEGRAM_API_BASE": api.base_url},
-                                   log_path)
+        env = {**env, "TELEGRAM_API_BASE": api.base_url}
         try:
-            await wait_polling(api, proc, log_path)
+            if webhook_processes:
+                await start_webhook_shape(api, webhook_processes, env, log_dir, stem, procs, helpers)
+            else:
+                log_path = log_dir / f"{stem}.log"
+                procs[stem] = (await start_process(argv_for(api.base_url), env, log_path), log_path)
+                await wait_polling(api, procs[stem][0], log_path)
+            proc = next(iter(procs.values()))[0]  # the one process --profile/--sample/--what-if talk to
             # One warm-up decision (imports, template compilation, first connections), not measured.
             warm = Stats()
             no_pauses = argparse.Namespace(**{**vars(args), "think": 0.0})
             await run_user(api, api.user(WARMUP_USER_ID, "Warm"), steps, 1, warm, no_pauses)
-            stats = Stats(failures=[f"warm-up: {f}" for f in warm.failures])
+            stats = Stats(failures=[f"warm-up: {f}" for f in warm.failures], confirmed=list(warm.confirmed))
             users = [api.user(FIRST_USER_ID + i, f"Staff{i}") for i in range(args.users)]
-            cpu0, driver0, start = cpu_seconds(proc.pid), time.process_time(), time.perf_counter()
+
+            def cpu_now() -> dict[str, float]:
+                return {label: cpu_seconds(p.pid) for label, (p, _) in {**procs, **helpers}.items()}
+
+            cpu0, driver0, start = cpu_now(), time.process_time(), time.perf_counter()
             busy0, threads0 = machine_busy_seconds(), thread_cpu(proc.pid)
             if instrumented:
                 proc.send_signal(signal.SIGUSR1)
                 await asyncio.sleep(0.5)  # let the handler run (gc-freeze collects first) before the load starts
-                cpu0, driver0, start, busy0, threads0 = (cpu_seconds(proc.pid), time.process_time(),
-                                                         time.perf_counter(), machine_busy_seconds(),
-                                                         thread_cpu(proc.pid))
+                cpu0, driver0, start, busy0, threads0 = (cpu_now(), time.process_time(), time.perf_counter(),
+                                                         machine_busy_seconds(), thread_cpu(proc.pid))
             args.rng = random.Random(args.seed)  # the same pauses for the bot and the echo
             calls0 = len(api.calls)
             await asyncio.gather(*(run_user(api, u, steps, args.decisions_per_user, stats, args, stagger=True)
@@ -427,27 +553,53 @@ async def phase(name: str, argv_for: Callable[[str], list[str]], env: dict[str, 
                 proc.send_signal(signal.SIGUSR2)
             elapsed = time.perf_counter() - start
             calls = collections.Counter(c.method for c in api.calls[calls0:] if c.method.lower() != "getupdates")
-            bot_cpu, driver_cpu = cpu_seconds(proc.pid) - cpu0, time.process_time() - driver0
+            cpu1, driver_cpu = cpu_now(), time.process_time() - driver0
+            used = {label: cpu1[label] - cpu0[label] for label in cpu1}
+            bot_cpu = sum(used[label] for label in procs)
             busy = machine_busy_seconds() - busy0
-            # Per-thread figures of threads that ended are gone, so "other" is the process minus the main thread.
-            main_thread = thread_cpu(proc.pid).get("main thread", 0.0) - threads0.get("main thread", 0.0)
-            threads = {"main thread": main_thread, "other threads (the bot: aiosqlite's)": bot_cpu - main_thread}
+            threads: dict[str, float] = {}
+            if len(procs) == 1:
+                # Per-thread figures of threads that ended are gone, so "other" is the process minus the main thread.
+                main_thread = thread_cpu(proc.pid).get("main thread", 0.0) - threads0.get("main thread", 0.0)
+                threads = {"main thread": main_thread, "other threads (the bot: aiosqlite's)": bot_cpu - main_thread}
         finally:
-            code = await stop_process(proc)
+            # The bot's processes first (they finish what is in flight), then the proxy in front of them.
+            for group in (procs, helpers):
+                stopped = await asyncio.gather(*(stop_process(p) for p, _ in group.values()))
+                codes.update(zip(group, stopped, strict=True))
         api_errors = [str(e) for e in api.errors] + [f"fault {f}" for f in api.faults.fired]
         api_errors += [f"unknown method {m}" for m in api.unknown_methods]
-    problems, warnings = scan_log(log_path)
+        refused = [(update_id, status) for update_id, status in api.webhook_posts if not 200 <= status < 300]
+        api_errors += [f"webhook POST of update {u} answered {st or 'no connection'}" for u, st in refused]
+        delivery = "long polling (getUpdates)"
+        if webhook_processes:
+            delivery = (f"webhook via bench/proxy.py to {webhook_processes} process"
+                        f"{'es' if webhook_processes > 1 else ''}: {len(api.webhook_posts)} "
+                        f"POSTs, at most {api.max_posts_in_flight} in flight (max_connections "
+                        f"{api.webhook.get('max_connections')}), one at a time per chat")
+    problems: list[str] = []
+    warnings = 0
+    for label, (_, log_path) in {**procs, **helpers}.items():
+        found, warned = scan_log(log_path)
+        problems += [f"{label}: {line}" if len(procs) + len(helpers) > 1 else line for line in found]
+        warnings += warned
+    bad = {label: code for label, code in codes.items() if code != 0}
+    if len(codes) > 1:  # each process that did not exit cleanly is an error of its own
+        problems += [f"{label} exited with {code}" for label, code in bad.items()]
+    code = next(iter(bad.values())) if bad and len(codes) == 1 else 0
+    several = len(procs) + len(helpers) > 1
     return PhaseResult(name, stats, elapsed, bot_cpu, driver_cpu, api_errors, problems, warnings, code, busy, threads,
-                       calls=dict(calls))
+                       calls=dict(calls), processes={k: used[k] for k in procs} if several else {},
+                       helpers={k: used[k] for k in helpers}, delivery=delivery)
 
 
 # --- database ----------------------------------------------------------------------------------------
 
 
-async def register_staff(url: str, ids: list[int]) -> tuple[int, int]:
-    """Register the staff (as /adduser would); return how many decisions the database holds, and the
-    highest update id the bot already handled (a reused database: the stand-in must continue above it, as
-    Telegram's ids only grow, or the bot rightly skips every update as a repeat)."""
+async def register_staff(url: str, ids: list[int]) -> tuple[int, int, int]:
+    """Register the staff (as /adduser would); return how many decisions the database holds, the highest
+    update id the bot already handled (a reused database: the stand-in must continue above it, as Telegram's
+    ids only grow, or the bot rightly skips every update as a repeat) and the highest decision id."""
     db = Database(url)
     try:
         await db.create_tables()
@@ -455,9 +607,38 @@ async def register_staff(url: str, ids: list[int]) -> tuple[int, int]:
             for telegram_id in ids:
                 await people.upsert_user(session, telegram_id, role="staff", team="shop-1", name=f"Staff{telegram_id}")
             last = (await session.exec(select(func.max(ProcessedUpdate.update_id)))).one()
-        return await count_decisions(db), int(last or 0)
+            top = (await session.exec(select(func.max(Decision.id)))).one()
+        return await count_decisions(db), int(last or 0), int(top or 0)
     finally:
         await db.dispose()
+
+
+async def decisions_after(url: str, after_id: int) -> list[tuple[int, int]]:
+    """(decision id, the Telegram id of who made it) of every decision with a higher id."""
+    db = Database(url)
+    try:
+        async with db.session() as session:
+            rows = await session.exec(select(Decision.id, User.telegram_id).join(User, User.id == Decision.user_id)
+                                      .where(Decision.id > after_id).order_by(Decision.id))
+            return [(int(decision), int(telegram)) for decision, telegram in rows.all()]
+    finally:
+        await db.dispose()
+
+
+def check_decisions(rows: list[tuple[int, int]], stats: Stats, expected: dict[int, int]) -> list[str]:
+    """Every decision recorded exactly once: each user has as many decisions as it completed flows, no more
+    and no fewer, and the decision numbers users were shown are exactly those in the database, each once."""
+    problems = []
+    per_user = collections.Counter(telegram for _, telegram in rows)
+    for user in sorted(set(per_user) | set(expected)):
+        if per_user[user] != expected.get(user, 0):
+            problems.append(f"user {user}: {per_user[user]} decisions recorded, {expected.get(user, 0)} expected")
+    recorded = {(telegram, decision) for decision, telegram in rows}
+    shown = collections.Counter(stats.confirmed)
+    problems += [f"user {u} was shown decision #{d} {n} times" for (u, d), n in shown.items() if n > 1]
+    problems += [f"user {u} was shown decision #{d}, not in the database as theirs" for u, d in set(shown) - recorded]
+    problems += [f"decision #{d} of user {u} recorded, never confirmed to them" for u, d in recorded - set(shown)]
+    return problems
 
 
 async def count_decisions(db: Database) -> int:
@@ -501,16 +682,23 @@ def report(result: PhaseResult, decisions_label: bool, args_verbose: bool = Fals
     if args_verbose:
         print("  first response by step: " + "; ".join(f"{k} p50 {pct(v, 50):.0f} p95 {pct(v, 95):.0f} max "
                                                        f"{max(v):.0f}" for k, v in s.by_step.items()))
-    print(f"  of which queued -> fetched by getUpdates: p50 {pct(s.fetch_ms, 50):.1f} ms, "
-          f"p95 {pct(s.fetch_ms, 95):.1f} ms")
+    webhook = result.delivery.startswith("webhook")
+    print(f"  of which queued -> {'POSTed by the stand-in' if webhook else 'fetched by getUpdates'}: "
+          f"p50 {pct(s.fetch_ms, 50):.1f} ms, p95 {pct(s.fetch_ms, 95):.1f} ms")
+    if result.delivery:
+        print(f"  delivery: {result.delivery}")
     per_update = result.bot_cpu / s.actions * 1000 if s.actions else float("nan")
-    print(f"  bot process CPU: {result.bot_cpu:.2f} s = {result.bot_cpu / result.elapsed:.0%} of one core, "
-          f"{per_update:.2f} ms CPU per update; driver (stand-in + users) CPU: "
-          f"{result.driver_cpu / result.elapsed:.0%} of one core")
+    print(f"  bot {'processes' if result.processes else 'process'} CPU: {result.bot_cpu:.2f} s = "
+          f"{result.bot_cpu / result.elapsed:.0%} of one core, {per_update:.2f} ms CPU per update; driver "
+          f"(stand-in + users) CPU: {result.driver_cpu / result.elapsed:.0%} of one core")
+    for label, seconds in {**result.processes, **result.helpers}.items():
+        print(f"    {label}: {seconds / result.elapsed:.0%} of one core"
+              + (f", {seconds / s.actions * 1000:.2f} ms per update" if s.actions else "")
+              + ("  (not counted as the bot's)" if label in result.helpers else ""))
     if result.threads and s.actions:
         print("  bot CPU by thread: " + ", ".join(f"{name} {sec / s.actions * 1000:.2f} ms per update"
                                                   for name, sec in sorted(result.threads.items())))
-    others = (result.machine_busy - result.bot_cpu - result.driver_cpu) / result.elapsed
+    others = (result.machine_busy - result.bot_cpu - result.driver_cpu - sum(result.helpers.values())) / result.elapsed
     print(f"  other processes on the machine meanwhile: {max(others, 0):.2f} of {os.cpu_count()} cores busy"
           + ("  <-- contention: figures are pessimistic" if others > 0.25 else ""))
     if result.calls and s.actions:
@@ -533,6 +721,9 @@ def report(result: PhaseResult, decisions_label: bool, args_verbose: bool = Fals
         print(f"  database: {result.db_count}")
     if result.log_warnings:
         print(f"  bot log warnings (retries, ...): {result.log_warnings}")
+    figures.update(decisions_s=s.decisions / result.elapsed if result.elapsed else 0.0, cpu_ms=per_update,
+                   requests=sum(result.calls.values()) / s.actions if s.actions else float("nan"),
+                   errors=float(result.errors), others=max(others, 0.0))
     return figures
 
 
@@ -861,6 +1052,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="DATABASE_URL for the bot (default: a fresh SQLite file in a temp dir); repeatable: one "
                         "bot phase per database in the same run, e.g. `--database sqlite --database "
                         "postgresql://…` (`sqlite` alone means the fresh file)")
+    p.add_argument("--webhook-processes", type=int, action="append", default=[], metavar="N",
+                   help="after the polling phases, a phase with N `moments run --webhook --no-scheduler` processes "
+                        "and one `moments scheduler` behind bench/proxy.py (README: \"Several instances\"); "
+                        "repeatable; on --webhook-database")
+    p.add_argument("--webhook-database", help="DATABASE_URL for the webhook phases (default: the first "
+                                              "postgresql --database; several processes need PostgreSQL)")
     p.add_argument("--settle", type=float, default=0.005,
                    help="per-chat quiet (s) after the expected screen before the user acts again; not timed")
     p.add_argument("--think", type=float, default=0.0,
@@ -883,6 +1080,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.users, args.decisions_per_user = 10, 1
+    if args.webhook_processes:
+        if any(n < 1 for n in args.webhook_processes):
+            p.error("--webhook-processes needs N >= 1")
+        args.webhook_database = args.webhook_database or next(
+            (url for url in args.database if url.startswith("postgresql")), None)
+        if not args.webhook_database:
+            p.error("--webhook-processes needs PostgreSQL: give --webhook-database or a postgresql --database")
     return args
 
 
@@ -898,29 +1102,41 @@ async def main_async(args: argparse.Namespace) -> int:
             args.logs.mkdir(parents=True, exist_ok=True)
         base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         results: dict[str, dict[str, float]] = {}
+        shapes: dict[str, str] = {}  # phase label -> what ran, for the comparison table
         errors = 0
         if args.only != "bot":
             echo = await phase("echo", lambda base: [py, str(ROOT / "bench" / "echo_bot.py"), "--api-base", base,
                                                      "--token", "123456:STAND-IN-TOKEN"],
                                base_env, ECHO_STEPS, args, workdir)
             results["echo"] = report(echo, decisions_label=False, args_verbose=args.verbose)
+            shapes["echo"] = "echo bot, 1 process, polling (baseline)"
             errors += echo.errors
         databases = [] if args.only == "echo" else (args.database or ["sqlite"])
-        for number, database in enumerate(databases):
+        plan = [(database, 0) for database in databases]
+        plan += [] if args.only == "echo" else [(args.webhook_database, n) for n in args.webhook_processes]
+        for number, (database, processes) in enumerate(plan):
             url = f"sqlite:///{workdir / f'moments-bench-{number}.db'}" if database == "sqlite" else database
             backend = url.split(":", 1)[0].split("+", 1)[0]
-            label = "bot" if len(databases) == 1 else f"bot on {backend}"
-            if label in results:  # the same backend twice: tell the runs apart
+            if processes:
+                label = f"{processes} bot process{'es' if processes > 1 else ''} on {backend} (webhook)"
+            else:
+                label = "bot" if len(plan) == 1 else f"bot on {backend}"
+            if label in results:  # the same shape twice: tell the runs apart
                 label += f" #{number + 1}"
+            shapes[label] = (f"moments run x {processes} (webhook) + moments scheduler" if processes
+                             else "moments run, 1 process, polling") + f", {backend}"
             ids = [WARMUP_USER_ID, *(FIRST_USER_ID + i for i in range(args.users))]
-            before, last_update_id = await register_staff(url, ids)
+            before, last_update_id, top_decision = await register_staff(url, ids)
             env = {**base_env, "BOT_TOKEN": "123456:STAND-IN-TOKEN", "DATABASE_URL": url,
                    "PLAYBOOKS_DIR": str(ROOT / "playbooks"), "MOMENTS_CONFIG": str(ROOT / "config.yaml")}
             env.pop("MOMENTS_ADMINS", None)
             counts_path = (args.logs or workdir) / "bot-counts.json"
             samples_path = (args.logs or workdir) / "bot-samples.json"
+            counts_path.unlink(missing_ok=True)
             mode = "profile" if args.profile else "sample" if args.sample else "plain"
-            if mode != "plain" or args.what_if:
+            if processes:  # the diagnostics talk to one process: webhook phases always run plain
+                mode, argv, name = "plain", [], f"{label} (moments run --webhook --no-scheduler)"
+            elif mode != "plain" or args.what_if:
                 out = str(args.profile or samples_path)
                 argv = [py, str(Path(__file__).resolve()), "--bot-runner", mode, out, str(counts_path),
                         ",".join(args.what_if) or "-"]
@@ -929,14 +1145,22 @@ async def main_async(args: argparse.Namespace) -> int:
                        (f", WHAT-IF: {' + '.join(args.what_if)}" if args.what_if else "") + ")"
             else:
                 argv, name = [py, "-m", "bot.cli", "run"], f"{label} (moments run)"
+            instrumented = not processes and (mode != "plain" or bool(args.what_if))
             bot = await phase(name, lambda base, argv=argv: argv, env, BOT_STEPS, args, workdir,
-                              instrumented=mode != "plain" or bool(args.what_if), first_update_id=last_update_id + 1)
+                              instrumented=instrumented, first_update_id=last_update_id + 1,
+                              webhook_processes=processes)
             after = await decisions_now(url)
             expected = args.users * args.decisions_per_user + 1  # + the warm-up decision
             bot.db_count = f"{after - before} decisions recorded, {expected} expected (incl. 1 warm-up); " \
                            f"{bot.stats.confirmations} confirmations seen"
-            if after - before != expected:
-                bot.db_problem = f"{after - before} decisions in the database, expected {expected}"
+            per_user = {WARMUP_USER_ID: 1, **{FIRST_USER_ID + i: args.decisions_per_user for i in range(args.users)}}
+            wrong = check_decisions(await decisions_after(url, top_decision), bot.stats, per_user)
+            if after - before != expected or wrong:
+                bot.db_problem = f"{after - before} decisions in the database, expected {expected}" + "".join(
+                    f"\n      {line}" for line in wrong[:10]) + (f"\n      ... {len(wrong) - 10} more" if
+                                                                 len(wrong) > 10 else "")
+            else:
+                bot.db_count += "; each exactly once, each user's own, each confirmed number the recorded one"
             results[label] = report(bot, decisions_label=True, args_verbose=args.verbose)
             errors += bot.errors
             if args.profile and args.profile.exists():
@@ -946,12 +1170,6 @@ async def main_async(args: argparse.Namespace) -> int:
             if counts_path.exists():
                 print_counts(counts_path, bot.stats.actions)
     bots = [name for name in results if name != "echo"]
-    if len(bots) > 1:
-        first = results[bots[0]]
-        print(f"\n== {' vs '.join(bots)} ==")
-        for name in bots[1:]:
-            ratio = results[name]["updates_s"] / first["updates_s"] if first["updates_s"] else float("nan")
-            print(f"  updates/s ratio {name} / {bots[0]}: {ratio:.2f}")
     for name in bots if "echo" in results else []:
         b, e = results[name], results["echo"]
         ratio = b["updates_s"] / e["updates_s"] if e["updates_s"] else float("nan")
@@ -960,8 +1178,35 @@ async def main_async(args: argparse.Namespace) -> int:
               + ("  [with --think both follow the users' pace: this is not a capacity ratio]" if args.think else ""))
         print(f"  p95 first response: bot {b['first_p95']:.1f} ms, echo {e['first_p95']:.1f} ms (target < 100 ms)")
         print(f"  p95 screen ready:   bot {b['ready_p95']:.1f} ms, echo {e['ready_p95']:.1f} ms")
-        print(f"  errors: {errors} (target 0)")
+    if len(results) > 1:
+        print_comparison(results, shapes, args)
+    print(f"\nerrors in the whole run: {errors} (target 0); load average now {os.getloadavg()[0]:.2f}")
     return 0
+
+
+def print_comparison(results: dict[str, dict[str, float]], shapes: dict[str, str], args: argparse.Namespace) -> None:
+    """Every phase of the run side by side, with ratios to the echo and to the one-process SQLite bot."""
+    echo = results.get("echo", {}).get("updates_s")
+    base = next((label for label, shape in shapes.items() if label != "echo" and "1 process" in shape
+                 and shape.endswith("sqlite")), None)
+    sqlite = results[base]["updates_s"] if base else None
+
+    def ratio(value: float, to: float | None) -> str:
+        return f"{value / to:.2f}" if to else "-"
+
+    print("\n== all phases of this run ==" + ("  [--think: the users' pace, not capacity]" if args.think else ""))
+    header = ("updates/s", "decisions/s", "first resp. p50/p95 ms", "CPU/update ms", "API req/update", "errors",
+              "÷ echo", "÷ 1 proc SQLite", "others' cores")
+    width = max(len(shape) for shape in shapes.values())
+    print(f"  {'':{width}}  " + "  ".join(header))
+    for label, r in results.items():
+        cells = (f"{r['updates_s']:.1f}", f"{r['decisions_s']:.2f}" if label != "echo" else "-",
+                 f"{r['first_p50']:.0f} / {r['first_p95']:.0f}", f"{r['cpu_ms']:.2f}", f"{r['requests']:.2f}",
+                 f"{r['errors']:.0f}", ratio(r["updates_s"], echo), ratio(r["updates_s"], sqlite),
+                 f"{r['others']:.2f}")
+        print(f"  {shapes[label]:{width}}  " + "  ".join(f"{c:>{len(h)}}" for c, h in zip(cells, header, strict=True)))
+    print("  CPU/update: all the bot's processes (for webhook phases: every `moments run` and the `moments scheduler`;"
+          " not the proxy, the stand-in or PostgreSQL)")
 
 
 def main() -> None:
