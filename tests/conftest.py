@@ -19,6 +19,14 @@ POSTGRES_URL = os.environ.get("MOMENTS_TEST_POSTGRES_URL", "")
 REQUIRE_POSTGRES = os.environ.get("MOMENTS_REQUIRE_POSTGRES") == "1"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs the e2e folder on several workers) the tests on the one PostgreSQL
+    database must not run at once: they form one group, which `--dist loadgroup` gives to a single worker."""
+    for item in items:
+        if "[postgresql" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("postgresql"))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Every database test runs on a SQLite file and, where CI provides one, on a real PostgreSQL."""
