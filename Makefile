@@ -22,11 +22,11 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 
 # The end-to-end tests mostly wait (processes starting, real timers): three workers overlap the waits
-# (bench/README.md, bench/startup.py). Tests on the one PostgreSQL database stay on one worker (tests/conftest.py).
+# (bench/README.md, bench/startup.py). Each worker makes a PostgreSQL database of its own (tests/conftest.py).
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest --ignore=tests/e2e
-	$(BIN)/python -m pytest tests/e2e -n 3 --dist loadgroup
+	$(BIN)/python -m pytest tests/e2e -n 3
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

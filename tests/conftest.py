@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlmodel import SQLModel
 
 from bot.config import Config, load_config
@@ -19,14 +19,6 @@ POSTGRES_URL = os.environ.get("MOMENTS_TEST_POSTGRES_URL", "")
 REQUIRE_POSTGRES = os.environ.get("MOMENTS_REQUIRE_POSTGRES") == "1"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test` runs the e2e folder on several workers) the tests on the one PostgreSQL
-    database must not run at once: they form one group, which `--dist loadgroup` gives to a single worker."""
-    for item in items:
-        if "[postgresql" in item.nodeid:
-            item.add_marker(pytest.mark.xdist_group("postgresql"))
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Every database test runs on a SQLite file and, where CI provides one, on a real PostgreSQL."""
@@ -36,7 +28,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         if REQUIRE_POSTGRES:
             pytest.fail("MOMENTS_REQUIRE_POSTGRES is set but MOMENTS_TEST_POSTGRES_URL is not")
         pytest.skip("no PostgreSQL: set MOMENTS_TEST_POSTGRES_URL (CI does)")
-    db = Database(POSTGRES_URL)
+    url = await _worker_database(POSTGRES_URL)
+    db = Database(url)
     try:
         async with db.engine.begin() as connection:  # each test starts from an empty database
             await connection.run_sync(SQLModel.metadata.drop_all)
@@ -44,7 +37,29 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
             await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     finally:
         await db.dispose()
-    return POSTGRES_URL
+    return url
+
+
+async def _worker_database(url: str) -> str:
+    """Under pytest-xdist (`make test` runs the e2e folder on several workers), each worker gets a database of
+    its own next to the given one, made on first use: tests empty the database they start with, so two
+    workers on one would wipe each other's tables mid-test."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+    db = Database(url)
+    try:
+        async with db.engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            exists = (await connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                               {"name": name})).first()
+            if exists is None:
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await db.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture

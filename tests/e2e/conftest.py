@@ -131,6 +131,18 @@ async def webhook_stack(tmp_path: Path) -> AsyncIterator[Stack]:
         yield stack
 
 
+def print_log_tails(*paths: Path) -> None:
+    """The end of each process's log, for the report of a failing test (pytest shows it then)."""
+    for path in paths:
+        text = path.read_text(errors="replace") if path.exists() else ""
+        print(f"--- {path.name} (tail) ---\n{text[-4000:]}")
+
+
+def assert_no_tracebacks(*paths: Path) -> None:
+    for path in paths:
+        assert "Traceback" not in path.read_text(errors="replace"), path
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

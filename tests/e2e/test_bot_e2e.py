@@ -20,13 +20,18 @@ async def to_outcome(ann: SimUser) -> None:
     assert "You may spend up to €50.00 without asking anyone" in ann.screen().text
 
 
-async def test_free_text_to_confirmation_then_export(stack: Stack) -> None:
-    ann = await stack.staff(2001)
+async def decide(ann: SimUser) -> None:
+    """A whole decision: the refund playbook to its outcome, done as suggested, 35 spent, no note, happy."""
     await to_outcome(ann)
     await ann.press("✅ Done as suggested")
     await ann.send("35")
     await ann.press("Skip")
     await ann.press("😊 Happy")
+
+
+async def test_free_text_to_confirmation_then_export(stack: Stack) -> None:
+    ann = await stack.staff(2001)
+    await decide(ann)
     assert "Decision #1 recorded" in ann.screen().text
 
     rows = list(csv.DictReader(io.StringIO(await stack.bot.cli("export", "decisions"))))

@@ -18,7 +18,7 @@ from bot import scheduler
 from bot.devtools.botapi import BotAPIStandIn
 from storage.db import Database
 from storage.types import utcnow
-from tests.e2e.conftest import MOMENTS, ROOT, TOKEN, BotProcess, free_port
+from tests.e2e.conftest import MOMENTS, ROOT, TOKEN, BotProcess, assert_no_tracebacks, free_port, print_log_tails
 
 MARK = "tests.e2e.test_instances_e2e:mark"
 
@@ -91,9 +91,6 @@ async def test_two_processes_run_each_timer_exactly_once(database_url: str, tmp_
         await bot.stop()
         await api.stop()
         await drop_job_store(database_url)
-        for path in (bot.log_path, sched.log_path):
-            text_ = path.read_text(errors="replace") if path.exists() else ""
-            print(f"--- {path.name} (tail) ---\n{text_[-4000:]}")
+        print_log_tails(bot.log_path, sched.log_path)
     assert sched_proc.returncode == 0
-    for path in (bot.log_path, sched.log_path):
-        assert "Traceback" not in path.read_text(errors="replace")
+    assert_no_tracebacks(bot.log_path, sched.log_path)

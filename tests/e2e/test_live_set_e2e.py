@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from bot.devtools.botapi import BotAPIStandIn, SimUser
-from tests.e2e.conftest import TOKEN, BotProcess, Stack, free_port
+from tests.e2e.conftest import TOKEN, BotProcess, Stack, assert_no_tracebacks, free_port, print_log_tails
 from tests.e2e.test_bot_e2e import to_outcome
 from tests.e2e.test_instances_e2e import drop_job_store, wait_until
 from tests.test_authoring import NEW_TITLE, OLD_TITLE, edited
@@ -99,13 +99,10 @@ async def test_a_publish_through_one_process_is_served_by_the_other(database_url
         await first.stop()
         await api.stop()
         await drop_job_store(database_url)
-        for path in (first.log_path, second.log_path):
-            text = path.read_text(errors="replace") if path.exists() else ""
-            print(f"--- {path.name} (tail) ---\n{text[-4000:]}")
+        print_log_tails(first.log_path, second.log_path)
         print("--- Bot API calls (tail) ---\n" + "\n".join(map(str, api.calls[-40:])))
     assert not api.errors and not api.unknown_methods, (api.errors, api.unknown_methods)
-    for path in (first.log_path, second.log_path):
-        assert "Traceback" not in path.read_text(errors="replace")
+    assert_no_tracebacks(first.log_path, second.log_path)
 
 
 async def live_version(bot: BotProcess) -> str:

@@ -12,7 +12,7 @@ import aiohttp
 import yaml
 
 from tests.e2e.conftest import ROOT, Stack, free_port, running_stack
-from tests.e2e.test_bot_e2e import to_outcome
+from tests.e2e.test_bot_e2e import decide, to_outcome
 
 
 async def get(url: str) -> tuple[int, str]:
@@ -42,11 +42,7 @@ async def test_a_decision_through_the_webhook_with_health_and_metrics(webhook_st
     assert api.webhook["drop_pending_updates"] is False
 
     ann = await webhook_stack.staff(2101)
-    await to_outcome(ann)
-    await ann.press("✅ Done as suggested")
-    await ann.send("35")
-    await ann.press("Skip")
-    await ann.press("😊 Happy")
+    await decide(ann)
     assert "Decision #1 recorded" in ann.screen().text
     assert len(await bot.decisions()) == 1
     assert all(status == 200 for _, status in api.webhook_posts)
